@@ -1,0 +1,52 @@
+"""bareprop: neural networks trained by backpropagation, from scratch in NumPy.
+
+The core imports NumPy only; the CLI, plots and the PyTorch comparison live at the edge.
+"""
+
+from bareprop import datasets, initializers, schedules
+from bareprop.errors import BarepropError, DataError, ModelFileError
+from bareprop.initializers import get_initializer
+from bareprop.layers import Dropout, Layer, LeakyReLU, Linear, Parameter, ReLU, Sigmoid, Tanh
+from bareprop.losses import Loss, MSELoss, SoftmaxCrossEntropy
+from bareprop.model import Sequential, build_mlp
+from bareprop.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from bareprop.serialization import load, save
+from bareprop.training import TrainingDiverged, evaluate, fit, predict, predict_proba
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "BarepropError",
+    "DataError",
+    "Dropout",
+    "Layer",
+    "LeakyReLU",
+    "Linear",
+    "Loss",
+    "MSELoss",
+    "ModelFileError",
+    "Optimizer",
+    "Parameter",
+    "RMSprop",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+    "TrainingDiverged",
+    "__version__",
+    "build_mlp",
+    "datasets",
+    "evaluate",
+    "fit",
+    "get_initializer",
+    "initializers",
+    "load",
+    "predict",
+    "predict_proba",
+    "save",
+    "schedules",
+]

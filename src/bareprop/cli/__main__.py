@@ -1,0 +1,5 @@
+import sys
+
+from bareprop.cli import main
+
+sys.exit(main())

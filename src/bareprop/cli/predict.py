@@ -1,0 +1,35 @@
+"""``bareprop predict MODEL IMAGE...``: the digit in each image, with the probabilities."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("predict", help="classify image files (any format) with a saved model")
+    p.add_argument("model", help="a model.npz written by bareprop train")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files; converted to 28x28 grey like MNIST")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bareprop.images import to_mnist
+    from bareprop.run import preprocess
+    from bareprop.serialization import load
+    from bareprop.training import predict_proba
+
+    model = load(args.model)
+    shape = model.metadata.get("preprocessing", {}).get("image_shape", [28, 28])
+    if int(np.prod(shape)) != model.in_features:
+        raise ValueError(f"{args.model}: the model takes {model.in_features} features, not {shape[0]}x{shape[1]} images")
+    images = np.stack([to_mnist(path, size=shape[0]) for path in args.images])
+    probs = predict_proba(model, preprocess(images, model.dtype))
+    classes = model.metadata.get("classes") or [str(c) for c in range(model.out_features)]
+    for path, p in zip(args.images, probs, strict=True):
+        best = int(p.argmax())
+        print(f"{path}: {classes[best]}  ({100 * p[best]:.1f}%)")
+        print("  " + "  ".join(f"{classes[c]}:{p[c]:.3f}" for c in range(len(p))))
+    return 0

@@ -1,0 +1,145 @@
+"""``Sequential``: a list of layers with the layer contract, and ``build_mlp``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from bareprop._checks import check_dtype, check_range
+from bareprop.initializers import Initializer
+from bareprop.layers import (
+    ACTIVATIONS,
+    Dropout,
+    Layer,
+    Linear,
+    Parameter,
+    layer_from_config,
+)
+
+
+class Sequential(Layer):
+    """Layers applied in order; backward runs them in reverse.
+
+    Args:
+        layers: the layers, first to last.
+
+    ``parameters()`` lists the parameters in layer order (for each Linear: weight, bias).
+    """
+
+    def __init__(self, layers: Iterable[Layer]) -> None:
+        self.layers = list(layers)
+        self.metadata: dict[str, Any] = {}  # what a model file carries beside the weights
+        for i, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}] must be a Layer, got {type(layer).__name__}")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    def parameters(self) -> list[Parameter]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def train(self) -> Sequential:
+        self.training = True
+        for layer in self.layers:
+            layer.train()
+        return self
+
+    def eval(self) -> Sequential:
+        self.training = False
+        for layer in self.layers:
+            layer.eval()
+        return self
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Layer:
+        return self.layers[i]
+
+    @property
+    def linears(self) -> list[Linear]:
+        return [layer for layer in self.layers if isinstance(layer, Linear)]
+
+    @property
+    def in_features(self) -> int:
+        return self.linears[0].in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.linears[-1].out_features
+
+    @property
+    def dtype(self) -> np.dtype:
+        params = self.parameters()
+        return params[0].data.dtype if params else np.dtype(np.float32)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"layers": [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, rng: np.random.Generator | None = None) -> Sequential:
+        """Rebuild the architecture (with fresh weights) from :meth:`get_config`'s dict."""
+        layers = config.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise ValueError("config must have a non-empty list 'layers'")
+        return cls(layer_from_config(c, rng=rng) for c in layers)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n  {inner}\n])"
+
+
+def build_mlp(
+    in_features: int,
+    hidden: Sequence[int],
+    out_features: int,
+    *,
+    activation: str = "relu",
+    init: str | Initializer = "glorot_uniform",
+    dropout: float = 0.0,
+    output_activation: str | None = None,
+    rng: np.random.Generator | None = None,
+    dtype: Any = np.float32,
+) -> Sequential:
+    """A multi-layer perceptron ``in -> hidden... -> out``.
+
+    Each hidden layer is Linear, then the activation, then Dropout if ``dropout > 0``. The
+    output layer is Linear, followed by ``output_activation`` if one is given (``"sigmoid"`` for
+    the notebooks' squared-error networks; none for logits fed to SoftmaxCrossEntropy).
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
+    if output_activation is not None and output_activation not in ACTIVATIONS:
+        raise ValueError(
+            f"output_activation must be None or one of {', '.join(ACTIVATIONS)}; got {output_activation!r}"
+        )
+    for i, h in enumerate(hidden):
+        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h <= 0:
+            raise ValueError(f"hidden[{i}] must be a positive integer, got {h!r}")
+    check_range(dropout, "dropout", 0.0, 1.0)
+    dtype = check_dtype(dtype)
+    rng = rng if rng is not None else np.random.default_rng()
+    sizes = [in_features, *hidden]
+    layers: list[Layer] = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers.append(Linear(fan_in, fan_out, init=init, rng=rng, dtype=dtype))
+        layers.append(ACTIVATIONS[activation]())
+        if dropout > 0:
+            layers.append(Dropout(dropout, rng=rng))
+    layers.append(Linear(sizes[-1], out_features, init=init, rng=rng, dtype=dtype))
+    if output_activation is not None:
+        layers.append(ACTIVATIONS[output_activation]())
+    return Sequential(layers)
+
+
+__all__ = ["Sequential", "build_mlp"]

@@ -1,0 +1,193 @@
+"""One training run from a :class:`TrainConfig`: data, model, fit, test, files.
+
+Used by ``bareprop train`` and by everything that reruns training (experiments,
+comparisons, replays). The pieces are separate functions so each can be reused alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bareprop.config import TrainConfig
+from bareprop.datasets import load_mnist
+from bareprop.losses import LOSSES, Loss
+from bareprop.model import Sequential, build_mlp
+from bareprop.optimizers import OPTIMIZERS, Optimizer
+from bareprop.serialization import atomic_write, save
+from bareprop.training import evaluate, fit, predict
+
+PIXEL_SCALE = 1.0 / 255.0
+
+
+@dataclass
+class Data:
+    """Flattened, scaled splits: x float ``(N, features)``, y int64 ``(N,)``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple[int, ...]
+    n_classes: int
+
+
+@dataclass
+class RunResult:
+    config: TrainConfig
+    model: Sequential
+    history: dict[str, list[float]]
+    test_accuracy: float
+    test_loss: float
+    confusion: np.ndarray
+    seconds: float
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def seeded_rngs(seed: int) -> dict[str, np.random.Generator]:
+    """Independent generators for each use of randomness, all from one seed."""
+    names = ("split", "init", "shuffle", "dropout")
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {name: np.random.default_rng(child) for name, child in zip(names, children, strict=True)}
+
+
+def preprocess(images: np.ndarray, dtype: Any) -> np.ndarray:
+    """uint8 images ``(N, rows, cols)`` -> ``(N, rows * cols)`` in [0, 1]."""
+    return (images.reshape(len(images), -1) * PIXEL_SCALE).astype(dtype)
+
+
+def load_data(config: TrainConfig, rng: np.random.Generator) -> Data:
+    """Load the data set, hold out ``val_fraction`` of the training set at random."""
+    (xtr, ytr), (xte, yte) = load_mnist(config.data_dir)
+    n_classes = int(max(ytr.max(initial=0), yte.max(initial=0))) + 1
+    order = rng.permutation(len(xtr))
+    n_val = int(round(config.val_fraction * len(xtr)))
+    val, train = order[:n_val], order[n_val:]
+    dtype = np.dtype(config.dtype)
+    x = preprocess(xtr, dtype)
+    y = ytr.astype(np.int64)
+    return Data(
+        x[train], y[train], x[val], y[val],
+        preprocess(xte, dtype), yte.astype(np.int64),
+        image_shape=tuple(xtr.shape[1:]), n_classes=n_classes,
+    )  # fmt: skip
+
+
+def build(config: TrainConfig, n_features: int, n_classes: int, rngs: dict[str, np.random.Generator]) -> tuple[Sequential, Loss, Optimizer]:
+    """The model, loss and optimiser a config describes."""
+    from bareprop.initializers import get_initializer
+
+    init = get_initializer("normal", std=config.init_std) if config.init == "normal" else config.init
+    model = build_mlp(
+        n_features, config.hidden, n_classes,
+        activation=config.activation, init=init, dropout=config.dropout,
+        output_activation="sigmoid" if config.loss == "mse" else None,
+        rng=rngs["init"], dtype=config.dtype,
+    )  # fmt: skip
+    for layer in model.layers:  # dropout masks get their own stream, so init is unaffected
+        if hasattr(layer, "p"):
+            layer.rng = rngs["dropout"]  # type: ignore[attr-defined]
+    loss = LOSSES[config.loss](reduction=config.reduction)
+    kwargs: dict[str, Any] = {"lr": config.lr, "weight_decay": config.weight_decay}
+    if config.optimizer == "sgd":
+        kwargs.update(momentum=config.momentum, nesterov=config.nesterov)
+    elif config.optimizer == "rmsprop":
+        kwargs.update(momentum=config.momentum)
+    optimizer = OPTIMIZERS[config.optimizer](model.parameters(), **kwargs)
+    return model, loss, optimizer
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """``m[i, j]`` = number of samples of class i predicted as j."""
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (y_true, y_pred), 1)
+    return m
+
+
+def train_run(config: TrainConfig, *, verbose: int = 1, data: Data | None = None) -> RunResult:
+    """Train and test as ``config`` says; write nothing."""
+    config.validate()
+    rngs = seeded_rngs(config.seed)
+    data = data if data is not None else load_data(config, rngs["split"])
+    started = time.perf_counter()
+    model, loss, optimizer = build(config, data.x_train.shape[1], data.n_classes, rngs)
+    validation = (data.x_val, data.y_val) if len(data.x_val) else None
+    history = fit(
+        model, data.x_train, data.y_train, loss=loss, optimizer=optimizer,
+        epochs=config.epochs, batch_size=config.batch_size, validation_data=validation,
+        rng=rngs["shuffle"], verbose=verbose, lr_schedule=config.lr_schedule,
+    )  # fmt: skip
+    test = evaluate(model, data.x_test, data.y_test, loss=loss)
+    confusion = confusion_matrix(data.y_test, predict(model, data.x_test), data.n_classes)
+    model.metadata = {
+        "preprocessing": {"pixel_scale": PIXEL_SCALE, "image_shape": list(data.image_shape)},
+        "classes": [str(c) for c in range(data.n_classes)],
+        "train_config": config.to_dict(),
+    }
+    return RunResult(
+        config, model, history, test["accuracy"], test["loss"], confusion,
+        seconds=time.perf_counter() - started,
+    )  # fmt: skip
+
+
+def metrics_csv(history: dict[str, list[float]]) -> str:
+    """The per-epoch history as CSV text, one row per epoch."""
+    keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds") if history.get(k)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["epoch", *keys])
+    for i in range(len(history["loss"])):
+        writer.writerow([i + 1, *(f"{history[k][i]:.6g}" for k in keys)])
+    return out.getvalue()
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> dict[str, Path]:
+    """Write the model, config, metrics and (if ``plots``) PNG figures into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "model": out_dir / "model.npz",
+        "config": out_dir / "config.json",
+        "metrics": out_dir / "metrics.csv",
+    }
+    save(result.model, files["model"], metadata=result.model.metadata)
+    summary = {
+        "config": result.config.to_dict(),
+        "test_accuracy": result.test_accuracy,
+        "test_loss": result.test_loss,
+        "seconds": result.seconds,
+    }
+    write_text(files["config"], json.dumps(summary, indent=2) + "\n")
+    write_text(files["metrics"], metrics_csv(result.history))
+    if plots:
+        from bareprop import plots as plotting  # matplotlib only when pictures are wanted
+
+        files["curves"] = out_dir / "curves.png"
+        files["confusion"] = out_dir / "confusion_matrix.png"
+        plotting.save_curves(result.history, files["curves"])
+        plotting.save_confusion(result.confusion, files["confusion"])
+    result.files = files
+    return files
+
+
+def default_out_dir(root: Path = Path("runs")) -> Path:
+    """A new folder ``runs/YYYYmmdd-HHMMSS`` (with a suffix if taken)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = root / stamp
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = root / f"{stamp}-{n}"
+    return candidate

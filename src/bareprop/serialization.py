@@ -1,0 +1,136 @@
+"""Model files: one ``.npz`` holding the weights and a JSON description. Never a pickle.
+
+Layout of the archive::
+
+    config      uint8 bytes of a UTF-8 JSON document:
+                {"format": "bareprop-model", "version": 1, "architecture": {...},
+                 "weights_sha256": "...", "metadata": {...}}
+    param_0 ... the parameters, in ``model.parameters()`` order, with their dtype
+
+``load`` reads it with ``allow_pickle=False``, checks the format, version, shapes and the
+SHA-256 of the weights, and rebuilds the model, which then predicts exactly as the saved one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bareprop.errors import ModelFileError
+from bareprop.model import Sequential
+
+FORMAT = "bareprop-model"
+VERSION = 1
+
+
+def weights_sha256(arrays: list[np.ndarray]) -> str:
+    """SHA-256 over the parameters' dtype, shape and bytes, in order."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it.
+
+    A reader never sees a half-written ``path``: either the old file or the complete new one.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(model: Sequential, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None) -> None:
+    """Write ``model`` to ``path`` (an ``.npz``), atomically.
+
+    Args:
+        model: the model to save.
+        path: where to write; its folder must exist.
+        metadata: JSON-serialisable extras kept beside the architecture (preprocessing
+            constants, class names, the training config).
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
+    arrays = [p.data for p in model.parameters()]
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "architecture": model.get_config(),
+        "weights_sha256": weights_sha256(arrays),
+        "metadata": metadata or {},
+    }
+    blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    payload = {"config": blob, **{f"param_{i}": a for i, a in enumerate(arrays)}}
+    atomic_write(path, lambda f: np.savez(f, **payload))
+
+
+def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """The JSON header and the parameter arrays of a model file, checked but not yet built."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            names = set(archive.files)
+            if "config" not in names:
+                raise ModelFileError(f"{path}: not a bareprop model (no 'config' entry)")
+            header = json.loads(archive["config"].tobytes().decode("utf-8"))
+            n = sum(1 for name in names if name.startswith("param_"))
+            arrays = [archive[f"param_{i}"] for i in range(n)]
+    except ModelFileError:
+        raise
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise ModelFileError(f"{path}: refused, the file holds a pickled object") from None
+        raise ModelFileError(f"{path}: not a valid model file ({e})") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{path}: not a valid model file, truncated or corrupt ({e})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a bareprop model file")
+    if header.get("version") != VERSION:
+        raise ModelFileError(f"{path}: model format version {header.get('version')!r}, this bareprop reads {VERSION}")
+    if header.get("weights_sha256") != weights_sha256(arrays):
+        raise ModelFileError(f"{path}: the weights do not match their SHA-256: the file was altered")
+    return header, arrays
+
+
+def load(path: str | os.PathLike[str]) -> Sequential:
+    """Read a model written by :func:`save`.
+
+    Raises:
+        ModelFileError: the file is missing, truncated, corrupt, tampered with, carries a
+            pickle, or does not describe a model whose shapes match its weights.
+    """
+    header, arrays = read_header(path)
+    try:
+        model = Sequential.from_config(header["architecture"], rng=np.random.default_rng(0))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{path}: the architecture cannot be built ({e})") from None
+    params = model.parameters()
+    if len(params) != len(arrays):
+        raise ModelFileError(f"{path}: the architecture has {len(params)} parameters, the file {len(arrays)}")
+    for i, (p, a) in enumerate(zip(params, arrays, strict=True)):
+        if p.data.shape != a.shape or p.data.dtype != a.dtype:
+            raise ModelFileError(
+                f"{path}: parameter {i} is {a.dtype}{a.shape}, the architecture needs {p.data.dtype}{p.data.shape}"
+            )
+        p.data[...] = a
+    model.metadata = header.get("metadata", {})
+    return model.eval()
