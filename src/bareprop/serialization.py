@@ -81,19 +81,31 @@ def save(model: Sequential, path: str | os.PathLike[str], *, metadata: dict[str,
     atomic_write(path, lambda f: np.savez(f, **payload))
 
 
+def _array(archive: Any, name: str, path: Path) -> np.ndarray:
+    """One member of the archive, which must be a plain (non-object) array."""
+    value = archive[name]
+    if not isinstance(value, np.ndarray) or value.dtype.hasobject:
+        raise ModelFileError(f"{path}: entry {name!r} is not a plain array")
+    return value
+
+
 def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The JSON header and the parameter arrays of a model file, checked but not yet built."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            names = set(archive.files)
-            if "config" not in names:
-                raise ModelFileError(f"{path}: not a bareprop model (no 'config' entry)")
-            header = json.loads(archive["config"].tobytes().decode("utf-8"))
-            n = sum(1 for name in names if name.startswith("param_"))
-            arrays = [archive[f"param_{i}"] for i in range(n)]
+        with path.open("rb") as f:
+            if f.read(4) != b"PK\x03\x04":
+                raise ModelFileError(f"{path}: not a model file (not an .npz archive)")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as archive:
+                names = set(archive.files)
+                if "config" not in names:
+                    raise ModelFileError(f"{path}: not a bareprop model (no 'config' entry)")
+                header = json.loads(_array(archive, "config", path).tobytes().decode("utf-8"))
+                n = sum(1 for name in names if name.startswith("param_"))
+                arrays = [_array(archive, f"param_{i}", path) for i in range(n)]
     except ModelFileError:
         raise
     except ValueError as e:
