@@ -3,8 +3,9 @@
 The core imports NumPy only; the CLI, plots and the PyTorch comparison live at the edge.
 """
 
-from bareprop import datasets, initializers, schedules
+from bareprop import datasets, gradcheck, initializers, schedules
 from bareprop.errors import BarepropError, DataError, ModelFileError
+from bareprop.graph import Add, Mul
 from bareprop.initializers import get_initializer
 from bareprop.layers import Dropout, Layer, LeakyReLU, Linear, Parameter, ReLU, Sigmoid, Tanh
 from bareprop.losses import Loss, MSELoss, SoftmaxCrossEntropy
@@ -19,6 +20,7 @@ __all__ = [
     "SGD",
     "Adam",
     "AdamW",
+    "Add",
     "BarepropError",
     "DataError",
     "Dropout",
@@ -28,6 +30,7 @@ __all__ = [
     "Loss",
     "MSELoss",
     "ModelFileError",
+    "Mul",
     "Optimizer",
     "Parameter",
     "RMSprop",
@@ -43,6 +46,7 @@ __all__ = [
     "evaluate",
     "fit",
     "get_initializer",
+    "gradcheck",
     "initializers",
     "load",
     "predict",
