@@ -256,7 +256,8 @@ def as_float64(layer: Layer) -> Layer:
 def _frozen_randomness(layer: Layer) -> Callable[[], None]:
     """A function that restores every random layer's generator, so masks repeat."""
     subs = layer.layers if isinstance(layer, Sequential) else [layer]
-    gens = [s.rng for s in subs if isinstance(getattr(s, "rng", None), np.random.Generator)]
+    found = (getattr(s, "rng", None) for s in subs)
+    gens = [g for g in found if isinstance(g, np.random.Generator)]
     states = [g.bit_generator.state for g in gens]
 
     def restore() -> None:
