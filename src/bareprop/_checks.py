@@ -38,7 +38,12 @@ def check_positive(value: Any, name: str, *, integer: bool = False) -> None:
 def check_range(value: Any, name: str, low: float, high: float, *, high_open: bool = True) -> None:
     """Reject a value outside ``[low, high)`` (or ``[low, high]`` if not ``high_open``)."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    ok = ok and np.isfinite(value) and low <= value and (value < high if high_open else value <= high)
+    ok = (
+        ok
+        and np.isfinite(value)
+        and low <= value
+        and (value < high if high_open else value <= high)
+    )
     if not ok:
         bracket = ")" if high_open else "]"
         raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value!r}")
@@ -62,7 +67,9 @@ def check_features(x: Any, name: str = "x", *, n_features: int | None = None) ->
     return arr
 
 
-def check_labels(y: Any, n_classes: int, name: str = "y", *, n_samples: int | None = None) -> np.ndarray:
+def check_labels(
+    y: Any, n_classes: int, name: str = "y", *, n_samples: int | None = None
+) -> np.ndarray:
     """Check a 1-D array of integer class labels in ``[0, n_classes)``."""
     arr = np.asarray(y)
     if arr.ndim != 1:
@@ -77,5 +84,7 @@ def check_labels(y: Any, n_classes: int, name: str = "y", *, n_samples: int | No
         raise ValueError(f"{name} has {arr.shape[0]} labels but there are {n_samples} samples")
     if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
         bad = arr[(arr < 0) | (arr >= n_classes)][0]
-        raise ValueError(f"{name} has label {int(bad)} outside the model's classes 0..{n_classes - 1}")
+        raise ValueError(
+            f"{name} has label {int(bad)} outside the model's classes 0..{n_classes - 1}"
+        )
     return arr

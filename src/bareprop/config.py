@@ -7,6 +7,7 @@ writes its config to ``config.json`` and ``TrainConfig.from_dict`` reads it back
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the first option whose value makes no sense."""
-        choices = {
+        choices: dict[str, Iterable[str]] = {
             "activation": ACTIVATIONS,
             "loss": LOSSES,
             "reduction": REDUCTIONS,
@@ -54,7 +55,9 @@ class TrainConfig:
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
+                )
         if not isinstance(self.hidden, list) or not self.hidden:
             raise ValueError(f"hidden must list at least one layer size, got {self.hidden!r}")
         for size in self.hidden:
@@ -85,5 +88,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         return cls(**data).validate()

@@ -83,7 +83,10 @@ def _read_idx_stream(f: object, path: Path, file_size: int | None) -> np.ndarray
         )
     data = read(expected)
     if len(data) != expected:
-        raise DataError(f"{path}: truncated: the header {shape} needs {expected} bytes of data, found {len(data)}")
+        raise DataError(
+            f"{path}: truncated: the header {shape} needs {expected} bytes of data, "
+            f"found {len(data)}"
+        )
     if read(1):
         raise DataError(f"{path}: has bytes after the data its header {shape} describes")
     return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
@@ -112,7 +115,10 @@ def _check_bundled_sums(folder: Path) -> None:
     for name, digest in sums.items():
         actual = hashlib.sha256((folder / name).read_bytes()).hexdigest()
         if actual != digest:
-            raise DataError(f"{folder / name}: SHA-256 mismatch, the bundled file is damaged; reinstall bareprop")
+            raise DataError(
+                f"{folder / name}: SHA-256 mismatch, the bundled file is damaged; "
+                "reinstall bareprop"
+            )
 
 
 def load_mnist(
@@ -143,17 +149,27 @@ def load_mnist(
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         img_path, lab_path = paths[f"{split}_images"], paths[f"{split}_labels"]
         if images.ndim != 3:
-            raise DataError(f"{img_path}: expected images (N, rows, cols), found a {images.ndim}-D array {images.shape}")
+            raise DataError(
+                f"{img_path}: expected images (N, rows, cols), "
+                f"found a {images.ndim}-D array {images.shape}"
+            )
         if labels.ndim != 1:
-            raise DataError(f"{lab_path}: expected labels (N,), found a {labels.ndim}-D array {labels.shape}")
+            raise DataError(
+                f"{lab_path}: expected labels (N,), found a {labels.ndim}-D array {labels.shape}"
+            )
         if len(images) != len(labels):
-            raise DataError(f"{img_path} has {len(images)} images but {lab_path} has {len(labels)} labels")
+            raise DataError(
+                f"{img_path} has {len(images)} images but {lab_path} has {len(labels)} labels"
+            )
     if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
         raise DataError(
             f"{paths['test_images']}: images of {arrays['test_images'].shape[1:]} pixels, "
             f"the training images have {arrays['train_images'].shape[1:]}"
         )
-    return (arrays["train_images"], arrays["train_labels"]), (arrays["test_images"], arrays["test_labels"])
+    return (arrays["train_images"], arrays["train_labels"]), (
+        arrays["test_images"],
+        arrays["test_labels"],
+    )
 
 
 def write_idx(path: str | os.PathLike[str], array: np.ndarray) -> None:

@@ -35,7 +35,10 @@ def to_mnist(path: str | Path, size: int = 28, box: int = 20) -> np.ndarray:
     crop = grey[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     scale = box / max(crop.shape)
     new_shape = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-    fitted = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize(new_shape, Image.Resampling.LANCZOS), dtype=np.float64)
+    fitted = np.asarray(
+        Image.fromarray(crop.astype(np.uint8)).resize(new_shape, Image.Resampling.LANCZOS),
+        dtype=np.float64,
+    )
     frame = np.zeros((size, size))
     top, left = (size - fitted.shape[0]) // 2, (size - fitted.shape[1]) // 2
     frame[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
@@ -43,7 +46,7 @@ def to_mnist(path: str | Path, size: int = 28, box: int = 20) -> np.ndarray:
     total = frame.sum()
     if total > 0:
         ys, xs = np.indices(frame.shape)
-        dy = int(round(size / 2 - (ys * frame).sum() / total))
-        dx = int(round(size / 2 - (xs * frame).sum() / total))
+        dy = round(size / 2 - (ys * frame).sum() / total)
+        dx = round(size / 2 - (xs * frame).sum() / total)
         frame = np.roll(frame, (dy, dx), axis=(0, 1))
     return np.clip(frame, 0, 255).astype(np.uint8)

@@ -27,24 +27,32 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[0], shape[1]
 
 
-def glorot_uniform(shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32) -> np.ndarray:
+def glorot_uniform(
+    shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32
+) -> np.ndarray:
     fan_in, fan_out = _fans(shape)
     a = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-a, a, size=shape).astype(dtype)
 
 
-def glorot_normal(shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32) -> np.ndarray:
+def glorot_normal(
+    shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32
+) -> np.ndarray:
     fan_in, fan_out = _fans(shape)
     return (rng.standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
 
 
-def he_uniform(shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32) -> np.ndarray:
+def he_uniform(
+    shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32
+) -> np.ndarray:
     fan_in, _ = _fans(shape)
     a = np.sqrt(6.0 / fan_in)
     return rng.uniform(-a, a, size=shape).astype(dtype)
 
 
-def he_normal(shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32) -> np.ndarray:
+def he_normal(
+    shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32
+) -> np.ndarray:
     fan_in, _ = _fans(shape)
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
@@ -55,7 +63,9 @@ def normal(
     return (rng.standard_normal(shape) * std).astype(dtype)
 
 
-def zeros(shape: tuple[int, ...], rng: np.random.Generator | None = None, dtype: Any = np.float32) -> np.ndarray:
+def zeros(
+    shape: tuple[int, ...], rng: np.random.Generator | None = None, dtype: Any = np.float32
+) -> np.ndarray:
     return np.zeros(shape, dtype=dtype)
 
 
@@ -82,7 +92,9 @@ def get_initializer(name: str, **kwargs: Any) -> Initializer:
         if name != "normal":
             raise ValueError(f"init {name!r} takes no options, got {sorted(kwargs)}")
 
-        def bound(shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32) -> np.ndarray:
+        def bound(
+            shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32
+        ) -> np.ndarray:
             return fn(shape, rng, dtype, **kwargs)
 
         return bound

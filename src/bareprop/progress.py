@@ -6,13 +6,24 @@ An edge module: it imports rich, which the core never does.
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 
 def format_epoch(epoch: int, epochs: int, logs: dict[str, float]) -> str:
     """``epoch  3/10  loss 0.1234  acc 96.12%  val_loss 0.1100  val_acc 96.80%  1.2s``."""
     width = len(str(epochs))
-    parts = [f"epoch {epoch + 1:>{width}}/{epochs}", f"loss {logs['loss']:.4f}", f"acc {100 * logs['accuracy']:.2f}%"]
+    parts = [
+        f"epoch {epoch + 1:>{width}}/{epochs}",
+        f"loss {logs['loss']:.4f}",
+        f"acc {100 * logs['accuracy']:.2f}%",
+    ]
     if "val_loss" in logs:
         parts += [f"val_loss {logs['val_loss']:.4f}", f"val_acc {100 * logs['val_accuracy']:.2f}%"]
     parts.append(f"{logs['seconds']:.1f}s")
@@ -27,7 +38,7 @@ class EpochReporter:
         self.steps = steps_per_epoch
         self.console = console or Console(highlight=False)
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
         # Refreshing a bar costs time; advance it in chunks of about 1% of an epoch.
         self._every = max(1, steps_per_epoch // 100)
         self._pending = 0

@@ -78,7 +78,7 @@ def save(model: Sequential, path: str | os.PathLike[str], *, metadata: dict[str,
     }
     blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     payload = {"config": blob, **{f"param_{i}": a for i, a in enumerate(arrays)}}
-    atomic_write(path, lambda f: np.savez(f, **payload))
+    atomic_write(path, lambda f: np.savez(f, **payload))  # type: ignore[arg-type]  # stub quirk
 
 
 def _array(archive: Any, name: str, path: Path) -> np.ndarray:

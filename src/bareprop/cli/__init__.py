@@ -34,7 +34,9 @@ def _commands() -> list[ModuleType]:
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="bareprop", description="Neural networks by backpropagation, from scratch in NumPy.")
+    parser = Parser(
+        prog="bareprop", description="Neural networks by backpropagation, from scratch in NumPy."
+    )
     from bareprop import __version__
 
     parser.add_argument("--version", action="version", version=f"bareprop {__version__}")
@@ -55,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except (BarepropError, ValueError, TypeError, OSError) as e:
         message = str(e) if isinstance(e, UsageError) else f"bareprop: error: {e}"
-        print(message if message.startswith("bareprop") else f"bareprop: {message}", file=sys.stderr)
+        print(
+            message if message.startswith("bareprop") else f"bareprop: {message}", file=sys.stderr
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("bareprop: interrupted", file=sys.stderr)

@@ -9,10 +9,16 @@ import numpy as np
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="test a saved model: accuracy, per-class table, confusion matrix")
+    p = sub.add_parser(
+        "evaluate", help="test a saved model: accuracy, per-class table, confusion matrix"
+    )
     p.add_argument("model", help="a model.npz written by bareprop train")
-    p.add_argument("--data-dir", metavar="DIR", default=None,
-                   help="folder with the four IDX files (default: $BAREPROP_DATA, else the bundled MNIST)")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None,
+        help="folder with the four IDX files (default: $BAREPROP_DATA, else the bundled MNIST)",
+    )
     p.set_defaults(run=run)
 
 
@@ -39,9 +45,14 @@ def run(args: argparse.Namespace) -> int:
     _, (x_test, y_test) = load_mnist(args.data_dir)
     x = preprocess(x_test, model.dtype)
     if x.shape[1] != model.in_features:
-        raise ValueError(f"{args.model}: the model takes {model.in_features} features, the data has {x.shape[1]}")
+        raise ValueError(
+            f"{args.model}: the model takes {model.in_features} features, the data has {x.shape[1]}"
+        )
     if y_test.max() >= model.out_features:
-        raise ValueError(f"{args.model}: the model has {model.out_features} classes, the data has label {y_test.max()}")
+        raise ValueError(
+            f"{args.model}: the model has {model.out_features} classes, "
+            f"the data has label {y_test.max()}"
+        )
     n = model.out_features
     confusion = confusion_matrix(y_test.astype(np.int64), predict(model, x), n)
     precision, recall, support = per_class(confusion)
@@ -51,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
     for col in ("class", "precision", "recall", "f1", "support"):
         table.add_column(col, justify="right")
     for c in range(n):
-        f1 = 2 * precision[c] * recall[c] / (precision[c] + recall[c]) if precision[c] + recall[c] else 0.0
-        table.add_row(str(c), f"{precision[c]:.4f}", f"{recall[c]:.4f}", f"{f1:.4f}", str(support[c]))
+        f1 = (
+            2 * precision[c] * recall[c] / (precision[c] + recall[c])
+            if precision[c] + recall[c]
+            else 0.0
+        )
+        table.add_row(
+            str(c), f"{precision[c]:.4f}", f"{recall[c]:.4f}", f"{f1:.4f}", str(support[c])
+        )
     console.print(table)
 
     matrix = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
@@ -60,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     for c in range(n):
         matrix.add_column(str(c), justify="right")
     for i in range(n):
-        matrix.add_row(str(i), *(f"[bold]{v}[/]" if i == j else str(v) for j, v in enumerate(confusion[i])))
+        matrix.add_row(
+            str(i), *(f"[bold]{v}[/]" if i == j else str(v) for j, v in enumerate(confusion[i]))
+        )
     console.print(matrix)
     accuracy = np.trace(confusion) / confusion.sum()
     print(f"test accuracy: {100 * accuracy:.2f}%")

@@ -11,7 +11,9 @@ import numpy as np
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("predict", help="classify image files (any format) with a saved model")
     p.add_argument("model", help="a model.npz written by bareprop train")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files; converted to 28x28 grey like MNIST")
+    p.add_argument(
+        "images", nargs="+", metavar="IMAGE", help="image files; converted to 28x28 grey like MNIST"
+    )
     p.set_defaults(run=run)
 
 
@@ -24,7 +26,10 @@ def run(args: argparse.Namespace) -> int:
     model = load(args.model)
     shape = model.metadata.get("preprocessing", {}).get("image_shape", [28, 28])
     if int(np.prod(shape)) != model.in_features:
-        raise ValueError(f"{args.model}: the model takes {model.in_features} features, not {shape[0]}x{shape[1]} images")
+        raise ValueError(
+            f"{args.model}: the model takes {model.in_features} features, "
+            f"not {shape[0]}x{shape[1]} images"
+        )
     images = np.stack([to_mnist(path, size=shape[0]) for path in args.images])
     probs = predict_proba(model, preprocess(images, model.dtype))
     classes = model.metadata.get("classes") or [str(c) for c in range(model.out_features)]

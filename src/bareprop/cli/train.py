@@ -24,31 +24,94 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     """
     d = DEFAULTS
     g = parser.add_argument_group("network and training")
-    g.add_argument("--hidden", type=int, nargs="+", metavar="N", default=d.hidden,
-                   help=f"hidden layer sizes (default: {' '.join(map(str, d.hidden))})")
-    g.add_argument("--activation", choices=list(ACTIVATIONS), default=d.activation, help=f"(default: {d.activation})")
-    g.add_argument("--loss", choices=list(LOSSES), default=d.loss,
-                   help="cross-entropy: softmax on logits; mse: sigmoid outputs vs one-hot (default: %(default)s)")
-    g.add_argument("--reduction", choices=list(REDUCTIONS), default=d.reduction,
-                   help="average or sum the loss over the batch (default: %(default)s)")
-    g.add_argument("--init", choices=list(INITIALIZERS), default=d.init, help="weight initialiser (default: %(default)s)")
-    g.add_argument("--init-std", type=float, default=d.init_std, help="std of --init normal (default: %(default)s)")
-    g.add_argument("--optimizer", choices=list(OPTIMIZERS), default=d.optimizer, help="(default: %(default)s)")
+    g.add_argument(
+        "--hidden",
+        type=int,
+        nargs="+",
+        metavar="N",
+        default=d.hidden,
+        help=f"hidden layer sizes (default: {' '.join(map(str, d.hidden))})",
+    )
+    g.add_argument(
+        "--activation",
+        choices=list(ACTIVATIONS),
+        default=d.activation,
+        help=f"(default: {d.activation})",
+    )
+    g.add_argument(
+        "--loss",
+        choices=list(LOSSES),
+        default=d.loss,
+        help="cross-entropy: softmax on logits; mse: sigmoid outputs vs one-hot "
+        "(default: %(default)s)",
+    )
+    g.add_argument(
+        "--reduction",
+        choices=list(REDUCTIONS),
+        default=d.reduction,
+        help="average or sum the loss over the batch (default: %(default)s)",
+    )
+    g.add_argument(
+        "--init",
+        choices=list(INITIALIZERS),
+        default=d.init,
+        help="weight initialiser (default: %(default)s)",
+    )
+    g.add_argument(
+        "--init-std",
+        type=float,
+        default=d.init_std,
+        help="std of --init normal (default: %(default)s)",
+    )
+    g.add_argument(
+        "--optimizer", choices=list(OPTIMIZERS), default=d.optimizer, help="(default: %(default)s)"
+    )
     g.add_argument("--lr", type=float, default=d.lr, help="learning rate (default: %(default)s)")
-    g.add_argument("--momentum", type=float, default=d.momentum, help="sgd / rmsprop momentum (default: %(default)s)")
+    g.add_argument(
+        "--momentum",
+        type=float,
+        default=d.momentum,
+        help="sgd / rmsprop momentum (default: %(default)s)",
+    )
     g.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
-    g.add_argument("--weight-decay", type=float, default=d.weight_decay, help="(default: %(default)s)")
-    g.add_argument("--dropout", type=float, default=d.dropout, help="dropout after each hidden layer (default: %(default)s)")
-    g.add_argument("--lr-schedule", choices=list(SCHEDULES), default=d.lr_schedule,
-                   help="learning-rate decay over the run, per step (default: %(default)s)")
+    g.add_argument(
+        "--weight-decay", type=float, default=d.weight_decay, help="(default: %(default)s)"
+    )
+    g.add_argument(
+        "--dropout",
+        type=float,
+        default=d.dropout,
+        help="dropout after each hidden layer (default: %(default)s)",
+    )
+    g.add_argument(
+        "--lr-schedule",
+        choices=list(SCHEDULES),
+        default=d.lr_schedule,
+        help="learning-rate decay over the run, per step (default: %(default)s)",
+    )
     g.add_argument("--batch-size", type=int, default=d.batch_size, help="(default: %(default)s)")
     g.add_argument("--epochs", type=int, default=d.epochs, help="(default: %(default)s)")
-    g.add_argument("--val-fraction", type=float, default=d.val_fraction,
-                   help="share of the training set held out for validation (default: %(default)s)")
-    g.add_argument("--seed", type=int, default=d.seed, help="drives init, shuffling, dropout, split (default: %(default)s)")
-    g.add_argument("--dtype", choices=["float32", "float64"], default=d.dtype, help="(default: %(default)s)")
-    g.add_argument("--data-dir", metavar="DIR", default=None,
-                   help="folder with the four IDX files (default: $BAREPROP_DATA, else the bundled MNIST)")
+    g.add_argument(
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="share of the training set held out for validation (default: %(default)s)",
+    )
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=d.seed,
+        help="drives init, shuffling, dropout, split (default: %(default)s)",
+    )
+    g.add_argument(
+        "--dtype", choices=["float32", "float64"], default=d.dtype, help="(default: %(default)s)"
+    )
+    g.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None,
+        help="folder with the four IDX files (default: $BAREPROP_DATA, else the bundled MNIST)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -59,12 +122,20 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("train", help="train an MLP on MNIST and write the run to a folder",
-                       description="Train an MLP on MNIST (bundled) or any data set of four IDX files.")
+    p = sub.add_parser(
+        "train",
+        help="train an MLP on MNIST and write the run to a folder",
+        description="Train an MLP on MNIST (bundled) or any data set of four IDX files.",
+    )
     add_model_options(p)
     out = p.add_argument_group("output")
-    out.add_argument("--out", metavar="DIR", type=Path, default=None,
-                     help="folder for model.npz, config.json, metrics.csv and plots (default: a new folder in runs/)")
+    out.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="folder for the model, config, metrics and plots (default: a new folder in runs/)",
+    )
     out.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     out.add_argument("--quiet", action="store_true", help="print only the final line")
     p.set_defaults(run=run)
@@ -73,7 +144,9 @@ def add_parser(sub: Any) -> None:
 def check_out_dir(out: Path) -> None:
     """Refuse a folder that already holds files, so that no earlier run is overwritten."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"--out {out}: already exists and is not an empty folder; choose a new one")
+        raise ValueError(
+            f"--out {out}: already exists and is not an empty folder; choose a new one"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
