@@ -14,7 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from bareprop._checks import check_features, check_labels, check_positive
-from bareprop.errors import BarepropError
+from bareprop.checkpoint import FitState, TrainingInterrupted, deferred_sigint
+from bareprop.doctor import Doctor, TrainingDiverged
 from bareprop.layers import Layer, Sigmoid
 from bareprop.losses import Loss, softmax
 from bareprop.model import Sequential
@@ -26,10 +27,6 @@ class Callback(Protocol):
     """What ``fit`` calls; every method is optional."""
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None: ...
-
-
-class TrainingDiverged(BarepropError):
-    """The loss or a gradient stopped being finite."""
 
 
 def _n_features(model: Layer) -> int | None:
@@ -61,6 +58,7 @@ def fit(
     verbose: int = 1,
     lr_schedule: str | Schedule | None = None,
     callbacks: Sequence[Any] = (),
+    state: FitState | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` on ``(x, y)`` with shuffled mini-batches.
 
@@ -78,12 +76,22 @@ def fit(
         lr_schedule: ``"constant"``, ``"linear"``, ``"cosine"`` or a callable
             ``(step, total_steps) -> factor`` applied to the optimiser's initial ``lr``.
         callbacks: objects whose ``on_epoch_end(epoch, logs)`` is called after each epoch.
+        state: a :class:`~bareprop.checkpoint.FitState` to continue from (e.g. read from a
+            checkpoint) and to keep up to date, so that a callback can checkpoint it. ``epochs``
+            counts from the start of the run, as Keras' ``initial_epoch`` does.
 
     Returns:
         ``{"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}``, one value per epoch
         (the ``val_`` lists are empty without validation data). ``loss`` is the average over
         the epoch's batches, per sample; ``accuracy`` is measured on the training batches as
-        they were seen (with dropout active), as Keras does.
+        they were seen (with dropout active), as Keras does. Per-layer statistics per epoch
+        (gradient norm, update-to-weight ratio, dead or saturated units; see
+        :mod:`bareprop.doctor`) go to ``state.diagnostics`` when a ``state`` is passed.
+
+    Raises:
+        TrainingDiverged: the loss or a gradient became NaN or infinite; the message names the
+            step and the layer, and the model keeps its last finite weights.
+        TrainingInterrupted: Ctrl-C (SIGINT); raised after the current step, with ``.state``.
     """
     check_positive(epochs, "epochs", integer=True)
     check_positive(batch_size, "batch_size", integer=True)
@@ -100,51 +108,75 @@ def fit(
         x_val = check_features(x_val, "validation x", n_features=_n_features(model)).astype(dtype, copy=False)
         y_val = check_labels(y_val, n_classes, "validation y", n_samples=len(x_val))
     schedule = get_schedule(lr_schedule)
-    base_lr = optimizer.lr
+    state = state if state is not None else FitState()
+    if state.base_lr is None:
+        state.base_lr = optimizer.lr
+    base_lr = state.base_lr
     n = len(x)
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = epochs * steps_per_epoch
     reporter = _reporter(verbose, epochs, steps_per_epoch)
 
-    history: dict[str, list[float]] = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")}
-    step = 0
-    for epoch in range(epochs):
-        start_time = time.perf_counter()
-        model.train()
-        order = rng.permutation(n)
-        loss_sum = 0.0
-        correct = 0
-        reporter.start_epoch(epoch)
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            xb, yb = x[idx], y[idx]
-            out = model.forward(xb)
-            batch_loss = loss.forward(out, yb)
-            if not math.isfinite(batch_loss):
-                raise TrainingDiverged(
-                    f"the loss became {batch_loss} at epoch {epoch + 1}, step {step + 1}: "
-                    "try a lower learning rate"
-                )
-            model.backward(loss.backward())
-            optimizer.lr = base_lr * schedule(step, total_steps)
-            optimizer.step()
-            step += 1
-            loss_sum += batch_loss * len(idx) if loss.reduction == "mean" else batch_loss
-            correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
-            reporter.advance()
-        logs = {"loss": loss_sum / n, "accuracy": correct / n}
-        if validation_data is not None:
-            val = evaluate(model, x_val, y_val, loss=loss)
-            logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
-        logs["seconds"] = time.perf_counter() - start_time
-        for key, value in logs.items():
-            history[key].append(value)
-        reporter.end_epoch(epoch, logs)
-        for callback in callbacks:
-            if hasattr(callback, "on_epoch_end"):
-                callback.on_epoch_end(epoch, logs)
-    optimizer.lr = base_lr
-    reporter.close()
+    history = state.history
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds"):
+        history.setdefault(key, [])
+    doctor = Doctor(model, x)
+    step = state.step
+    try:
+        with deferred_sigint() as stop:
+            for epoch in range(state.epoch, epochs):
+                start_time = time.perf_counter() - state.seconds
+                model.train()
+                if state.batch and state.shuffle_state is not None:
+                    rng.bit_generator.state = state.shuffle_state  # resumed mid-epoch: same order
+                else:
+                    state.shuffle_state = rng.bit_generator.state
+                order = rng.permutation(n)
+                loss_sum, correct = state.loss_sum, state.correct
+                doctor.start_epoch()
+                reporter.start_epoch(epoch)
+                for start in range(state.batch * batch_size, n, batch_size):
+                    idx = order[start : start + batch_size]
+                    xb, yb = x[idx], y[idx]
+                    out = model.forward(xb)
+                    batch_loss = loss.forward(out, yb)
+                    if not math.isfinite(batch_loss):
+                        doctor.check_loss(batch_loss, epoch, step)
+                    model.backward(loss.backward())
+                    doctor.check_gradients(epoch, step)  # before the step: weights stay good
+                    if start + batch_size >= n:
+                        doctor.before_last_step()
+                    optimizer.lr = base_lr * schedule(step, total_steps)
+                    optimizer.step()
+                    step += 1
+                    loss_sum += batch_loss * len(idx) if loss.reduction == "mean" else batch_loss
+                    correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+                    reporter.advance()
+                    if stop.requested and start + batch_size < n:  # Ctrl-C: stop after this step
+                        state.epoch, state.batch, state.step = epoch, start // batch_size + 1, step
+                        state.loss_sum, state.correct = loss_sum, correct
+                        state.seconds = time.perf_counter() - start_time
+                        raise TrainingInterrupted(state)
+                logs = {"loss": loss_sum / n, "accuracy": correct / n}
+                if validation_data is not None:
+                    val = evaluate(model, x_val, y_val, loss=loss)
+                    logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+                logs["seconds"] = time.perf_counter() - start_time
+                for key, value in logs.items():
+                    history[key].append(value)
+                for key, value in doctor.epoch_stats().items():
+                    state.diagnostics.setdefault(key, []).append(value)
+                state.epoch, state.batch, state.step, state.shuffle_state = epoch + 1, 0, step, None
+                state.loss_sum, state.correct, state.seconds = 0.0, 0, 0.0
+                reporter.end_epoch(epoch, logs)
+                for callback in callbacks:
+                    if hasattr(callback, "on_epoch_end"):
+                        callback.on_epoch_end(epoch, logs)
+                if stop.requested and epoch + 1 < epochs:  # Ctrl-C at the epoch's last step
+                    raise TrainingInterrupted(state)
+    finally:
+        optimizer.lr = base_lr
+        reporter.close()
     model.eval()
     return history
 
