@@ -28,9 +28,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def _commands() -> list[ModuleType]:
-    from bareprop.cli import evaluate, predict, train
+    from bareprop.cli import compare, evaluate, predict, train
 
-    return [train, evaluate, predict]
+    return [train, evaluate, predict, compare]
 
 
 def build_parser() -> Parser:

@@ -1,0 +1,74 @@
+"""``bareprop compare``: train the same network in bareprop and in PyTorch, side by side."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from bareprop.cli.train import add_model_options, config_from_args
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "compare", help="train the same network in bareprop and PyTorch and compare them",
+        description="Train one network in bareprop and in PyTorch from identical initial weights "
+        "and batch order; print loss, test accuracy and seconds per epoch, the largest weight "
+        'divergence and the speed ratio. Needs PyTorch: pip install "bareprop[torch]".',
+    )  # fmt: skip
+    add_model_options(p)
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="train on the first N training samples only (default: all)")  # fmt: skip
+    p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                   help="torch threads, as NumPy's BLAS (default: %(default)s)")  # fmt: skip
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bareprop.compare import compare_training, require_torch
+    from bareprop.run import load_data, seeded_rngs
+
+    torch = require_torch()  # before any work: without torch, say how to install it
+    config = config_from_args(args)
+    for name in ("limit", "threads"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{name} must be a positive integer, got {value}")
+    data = load_data(config, seeded_rngs(config.seed)["split"])
+    if args.limit is not None:
+        data.x_train, data.y_train = data.x_train[: args.limit], data.y_train[: args.limit]
+    console = Console(highlight=False)
+    print(
+        f"bareprop {_version()} vs PyTorch {torch.__version__}: hidden {config.hidden}, "
+        f"{config.activation}, {config.loss} ({config.reduction}), {config.optimizer} "
+        f"lr {config.lr:g} {config.lr_schedule}, batch {config.batch_size}, {config.dtype},\n"
+        f"{len(data.x_train)} training samples, torch threads {args.threads}"
+    )
+    result = compare_training(config, data, threads=args.threads)
+    table = Table(title_justify="left")
+    for col in ("epoch", "loss bareprop", "loss torch", "test acc bareprop", "test acc torch",
+                "s bareprop", "s torch"):  # fmt: skip
+        table.add_column(col, justify="right")
+    ours, theirs = result.bareprop, result.torch
+    for e in range(config.epochs):
+        table.add_row(
+            str(e + 1), f"{ours['loss'][e]:.6f}", f"{theirs['loss'][e]:.6f}",
+            f"{100 * ours['test_accuracy'][e]:.2f}%", f"{100 * theirs['test_accuracy'][e]:.2f}%",
+            f"{ours['seconds'][e]:.2f}", f"{theirs['seconds'][e]:.2f}",
+        )  # fmt: skip
+    console.print(table)
+    print(f"largest weight divergence: {result.divergence:.3g} (in {result.divergence_at})")
+    print(
+        f"total seconds: bareprop {sum(ours['seconds']):.2f}, torch {sum(theirs['seconds']):.2f}; "
+        f"speed ratio (torch / bareprop): {result.speed_ratio:.2f}"
+    )
+    return 0
+
+
+def _version() -> str:
+    from bareprop import __version__
+
+    return __version__
