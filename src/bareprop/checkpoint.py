@@ -146,7 +146,10 @@ def _join_optimizer(plain: dict[str, Any], arrays: dict[str, np.ndarray]) -> dic
         if "array" in spec:
             state[key] = arrays[f"opt_{key}"]
         elif "list" in spec:
-            state[key] = [None if i in spec["none"] else arrays[f"opt_{key}_{i}"] for i in range(spec["list"])]
+            none = set(spec["none"])
+            state[key] = [
+                None if i in none else arrays[f"opt_{key}_{i}"] for i in range(spec["list"])
+            ]
         else:
             state[key] = spec["value"]
     return state
@@ -185,7 +188,8 @@ def save_checkpoint(
         "sha256": _sha256(arrays),
     }
     blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    atomic_write(path, lambda f: np.savez(f, meta=blob, **arrays))
+    payload: dict[str, Any] = {"meta": blob, **arrays}
+    atomic_write(path, lambda f: np.savez(f, **payload))
 
 
 @dataclass
@@ -213,13 +217,17 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             arrays = {name: archive[name] for name in archive.files}
         meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint, truncated or corrupt ({e})") from None
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint, truncated or corrupt ({e})"
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a bareprop checkpoint")
     if meta.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {meta.get('version')!r}, this bareprop reads {VERSION}")
+        raise CheckpointError(
+            f"{path}: checkpoint version {meta.get('version')!r}, this bareprop reads {VERSION}"
+        )
     if meta.get("sha256") != _sha256(arrays):
-        raise CheckpointError(f"{path}: the arrays do not match their SHA-256: the file was altered")
+        raise CheckpointError(f"{path}: the arrays do not match their SHA-256: it was altered")
     try:
         params = [arrays[f"param_{i}"] for i in range(int(meta["n_params"]))]
         optimizer = _join_optimizer(meta["optimizer"], arrays)
@@ -243,10 +251,14 @@ def restore(
     """
     params = model.parameters()
     if len(params) != len(checkpoint.params):
-        raise CheckpointError(f"the checkpoint has {len(checkpoint.params)} parameters, the model {len(params)}")
+        raise CheckpointError(
+            f"the checkpoint has {len(checkpoint.params)} parameters, the model {len(params)}"
+        )
     for i, (p, a) in enumerate(zip(params, checkpoint.params, strict=True)):
         if p.data.shape != a.shape or p.data.dtype != a.dtype:
-            raise CheckpointError(f"parameter {i} is {a.dtype}{a.shape}, the model needs {p.data.dtype}{p.data.shape}")
+            raise CheckpointError(
+                f"parameter {i} is {a.dtype}{a.shape}, the model needs {p.data.dtype}{p.data.shape}"
+            )
         p.data[...] = a  # in place: optimisers and buffers keep their views of the weights
     optimizer.load_state_dict(checkpoint.optimizer)
     missing = sorted(set(rngs) - set(checkpoint.rngs))

@@ -54,7 +54,7 @@ class Doctor:
     def __init__(self, model: Layer, x: np.ndarray) -> None:
         self.model = model
         self.layers = _layers(model)
-        self.linears = [(i, layer) for i, layer in enumerate(self.layers) if isinstance(layer, Linear)]
+        self.linears = [(i, m) for i, m in enumerate(self.layers) if isinstance(m, Linear)]
         self.probe = x[:PROBE_SIZE]
         self._epoch_start: list[np.ndarray] = []
         self._before_step: list[np.ndarray] = []
@@ -66,7 +66,8 @@ class Doctor:
             where = self._worst_activation()
             restored = self._restore_if_broken()
             raise TrainingDiverged(
-                f"the loss became {value} at epoch {epoch + 1}, step {step + 1}{where}{restored}; {HINT}"
+                f"the loss became {value} at epoch {epoch + 1}, step {step + 1}"
+                f"{where}{restored}; {HINT}"
             )
 
     def check_gradients(self, epoch: int, step: int) -> None:

@@ -16,13 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from bareprop.checkpoint import FILENAME as CHECKPOINT
+from bareprop.checkpoint import Checkpoint, FitState, TrainingInterrupted, restore, save_checkpoint
 from bareprop.config import TrainConfig
 from bareprop.datasets import load_mnist
 from bareprop.losses import LOSSES, Loss
+from bareprop.manifest import FILENAME as MANIFEST
+from bareprop.manifest import build_manifest
 from bareprop.model import Sequential, build_mlp
 from bareprop.optimizers import OPTIMIZERS, Optimizer
 from bareprop.serialization import atomic_write, save
-from bareprop.training import evaluate, fit, predict
+from bareprop.training import TrainingDiverged, evaluate, fit, predict
 
 PIXEL_SCALE = 1.0 / 255.0
 
@@ -51,6 +55,7 @@ class RunResult:
     confusion: np.ndarray
     seconds: float
     files: dict[str, Path] = field(default_factory=dict)
+    diagnostics: dict[str, list[float]] = field(default_factory=dict)  # per layer, per epoch
 
 
 def seeded_rngs(seed: int) -> dict[str, np.random.Generator]:
@@ -113,19 +118,65 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
     return m
 
 
-def train_run(config: TrainConfig, *, verbose: int = 1, data: Data | None = None) -> RunResult:
-    """Train and test as ``config`` says; write nothing."""
+class _Checkpointer:
+    """Writes ``run_dir/checkpoint.npz`` at the end of every epoch (atomically)."""
+
+    def __init__(self, path: Path, config: TrainConfig, **parts: Any) -> None:
+        self.path, self.config, self.parts = path, config, parts
+
+    def save(self) -> None:
+        save_checkpoint(self.path, config=self.config.to_dict(), **self.parts)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        self.save()
+
+
+def train_run(
+    config: TrainConfig,
+    *,
+    verbose: int = 1,
+    data: Data | None = None,
+    run_dir: Path | None = None,
+    resume: Checkpoint | None = None,
+) -> RunResult:
+    """Train and test as ``config`` says.
+
+    Args:
+        config: the run.
+        verbose: passed to :func:`~bareprop.training.fit`.
+        data: the data, if already loaded (else :func:`load_data`).
+        run_dir: if given, a checkpoint is written there at the end of every epoch and on
+            Ctrl-C (then :class:`TrainingInterrupted` is raised again); nothing else is written.
+        resume: a checkpoint of this run to continue from, bit for bit.
+    """
     config.validate()
     rngs = seeded_rngs(config.seed)
     data = data if data is not None else load_data(config, rngs["split"])
     started = time.perf_counter()
     model, loss, optimizer = build(config, data.x_train.shape[1], data.n_classes, rngs)
+    state = FitState()
+    if resume is not None:
+        state = restore(resume, model=model, optimizer=optimizer, rngs=rngs)
+    parts = {"model": model, "optimizer": optimizer, "rngs": rngs, "state": state}
+    callbacks = [] if run_dir is None else [_Checkpointer(run_dir / CHECKPOINT, config, **parts)]
     validation = (data.x_val, data.y_val) if len(data.x_val) else None
-    history = fit(
-        model, data.x_train, data.y_train, loss=loss, optimizer=optimizer,
-        epochs=config.epochs, batch_size=config.batch_size, validation_data=validation,
-        rng=rngs["shuffle"], verbose=verbose, lr_schedule=config.lr_schedule,
-    )  # fmt: skip
+    try:
+        history = fit(
+            model, data.x_train, data.y_train, loss=loss, optimizer=optimizer,
+            epochs=config.epochs, batch_size=config.batch_size, validation_data=validation,
+            rng=rngs["shuffle"], verbose=verbose, lr_schedule=config.lr_schedule,
+            callbacks=callbacks, state=state,
+        )  # fmt: skip
+    except TrainingInterrupted:
+        for callback in callbacks:
+            callback.save()  # mid-epoch: the state says which batch comes next
+        raise
+    except TrainingDiverged as e:
+        if run_dir is None:
+            raise
+        kept = run_dir / "last_good_model.npz"
+        save(model, kept, metadata={"train_config": config.to_dict()})
+        raise TrainingDiverged(f"{e}. The last good weights are in {kept}") from None
     test = evaluate(model, data.x_test, data.y_test, loss=loss)
     confusion = confusion_matrix(data.y_test, predict(model, data.x_test), data.n_classes)
     model.metadata = {
@@ -135,13 +186,17 @@ def train_run(config: TrainConfig, *, verbose: int = 1, data: Data | None = None
     }
     return RunResult(
         config, model, history, test["accuracy"], test["loss"], confusion,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - started, diagnostics=state.diagnostics,
     )  # fmt: skip
 
 
-def metrics_csv(history: dict[str, list[float]]) -> str:
-    """The per-epoch history as CSV text, one row per epoch."""
-    keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds") if history.get(k)]
+def metrics_csv(
+    history: dict[str, list[float]], diagnostics: dict[str, list[float]] | None = None
+) -> str:
+    """The per-epoch history (then the per-layer diagnostics) as CSV text, one row per epoch."""
+    history = {**history, **(diagnostics or {})}
+    base = ["loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+    keys = [k for k in [*base, *sorted(set(history) - set(base))] if history.get(k)]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["epoch", *keys])
@@ -170,7 +225,9 @@ def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> dict[s
         "seconds": result.seconds,
     }
     write_text(files["config"], json.dumps(summary, indent=2) + "\n")
-    write_text(files["metrics"], metrics_csv(result.history))
+    write_text(files["metrics"], metrics_csv(result.history, result.diagnostics))
+    files["manifest"] = out_dir / MANIFEST
+    write_text(files["manifest"], json.dumps(run_manifest(result), indent=2) + "\n")
     if plots:
         from bareprop import plots as plotting  # matplotlib only when pictures are wanted
 
@@ -180,6 +237,18 @@ def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> dict[s
         plotting.save_confusion(result.confusion, files["confusion"])
     result.files = files
     return files
+
+
+def run_manifest(result: RunResult) -> dict[str, Any]:
+    """The manifest of a finished run (see :mod:`bareprop.manifest`)."""
+    from bareprop.serialization import weights_sha256
+
+    return build_manifest(
+        result.config.to_dict(),
+        weights_sha256=weights_sha256([p.data for p in result.model.parameters()]),
+        history=result.history,
+        test={"accuracy": result.test_accuracy, "loss": result.test_loss},
+    )
 
 
 def default_out_dir(root: Path = Path("runs")) -> Path:

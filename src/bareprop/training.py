@@ -130,7 +130,7 @@ def fit(
                 if state.batch and state.shuffle_state is not None:
                     rng.bit_generator.state = state.shuffle_state  # resumed mid-epoch: same order
                 else:
-                    state.shuffle_state = rng.bit_generator.state
+                    state.shuffle_state = dict(rng.bit_generator.state)
                 order = rng.permutation(n)
                 loss_sum, correct = state.loss_sum, state.correct
                 doctor.start_epoch()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,14 @@ def add_parser(sub: Any) -> None:
     )
     out.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     out.add_argument("--quiet", action="store_true", help="print only the final line")
+    out.add_argument(
+        "--resume",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="continue the interrupted run in DIR from its last checkpoint, bit for bit "
+        "(its own options are used; a different option value is an error)",
+    )
     p.set_defaults(run=run)
 
 
@@ -149,14 +158,59 @@ def check_out_dir(out: Path) -> None:
         )
 
 
+def resume_config(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
+    """The config and checkpoint of the run in ``--resume DIR``.
+
+    An option given on the command line must agree with the run's own value: continuing a run
+    with another learning rate (say) would not be the run any more.
+    """
+    from bareprop.checkpoint import FILENAME, load_checkpoint
+
+    folder: Path = args.resume
+    if (folder / "model.npz").exists():
+        raise ValueError(f"--resume {folder}: this run already finished (model.npz exists)")
+    checkpoint = load_checkpoint(folder / FILENAME)
+    config = TrainConfig.from_dict(checkpoint.config)
+    for name in TrainConfig.__dataclass_fields__:
+        given, own = getattr(args, name, None), getattr(config, name)
+        if hasattr(args, name) and given != getattr(DEFAULTS, name) and given != own:
+            option = "--" + name.replace("_", "-")
+            raise ValueError(
+                f"{option} {given} conflicts with the run being resumed ({name}={own!r}); drop it"
+            )
+    if args.out is not None and args.out.resolve() != folder.resolve():
+        raise ValueError(f"--out {args.out} conflicts with --resume {folder}; drop --out")
+    return config, checkpoint
+
+
 def run(args: argparse.Namespace) -> int:
+    from bareprop.checkpoint import FILENAME, TrainingInterrupted
     from bareprop.run import default_out_dir, train_run, write_run
 
-    config = config_from_args(args)
-    out = args.out if args.out is not None else default_out_dir()
-    check_out_dir(out)
-    result = train_run(config, verbose=0 if args.quiet else 1)
+    if args.resume is not None:
+        config, checkpoint = resume_config(args)
+        out = args.resume
+    else:
+        config, checkpoint = config_from_args(args), None
+        out = args.out if args.out is not None else default_out_dir()
+        check_out_dir(out)
+        out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = train_run(config, verbose=0 if args.quiet else 1, run_dir=out, resume=checkpoint)
+    except TrainingInterrupted as e:
+        where = (
+            f"in epoch {e.state.epoch + 1}, after batch {e.state.batch}"
+            if e.state.batch
+            else f"after epoch {e.state.epoch}"
+        )
+        print(
+            f"interrupted {where}: checkpoint written to {out / FILENAME}\n"
+            f"resume with: bareprop train --resume {out}",
+            file=sys.stderr,
+        )
+        return 130
     files = write_run(result, out, plots=not args.no_plots)
+    (out / FILENAME).unlink(missing_ok=True)  # the run is complete: model.npz supersedes it
     if not args.quiet:
         print(f"wrote {out}/: {', '.join(p.name for p in files.values())}")
         print(f"test loss: {result.test_loss:.4f}   training: {result.seconds:.1f}s")
