@@ -125,6 +125,7 @@ class _Checkpointer:
         self.path, self.config, self.parts = path, config, parts
 
     def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(self.path, config=self.config.to_dict(), **self.parts)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
@@ -175,6 +176,7 @@ def train_run(
         if run_dir is None:
             raise
         kept = run_dir / "last_good_model.npz"
+        run_dir.mkdir(parents=True, exist_ok=True)
         save(model, kept, metadata={"train_config": config.to_dict()})
         raise TrainingDiverged(f"{e}. The last good weights are in {kept}") from None
     test = evaluate(model, data.x_test, data.y_test, loss=loss)

@@ -193,8 +193,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         config, checkpoint = config_from_args(args), None
         out = args.out if args.out is not None else default_out_dir()
-        check_out_dir(out)
-        out.mkdir(parents=True, exist_ok=True)
+        check_out_dir(out)  # created by the first checkpoint, so a failed start leaves nothing
     try:
         result = train_run(config, verbose=0 if args.quiet else 1, run_dir=out, resume=checkpoint)
     except TrainingInterrupted as e:
