@@ -1,0 +1,246 @@
+"""``bareprop experiment``: sweep training options over a grid (or run a preset) with seeds."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+PRESETS = ("notebooks", "best-mlp")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "experiment",
+        help="run a grid of training configurations (or a preset) with several seeds",
+        description="Run every configuration of GRID.toml (a [base] table of train options and a [grid] "
+        "table of lists to sweep) or of a preset, once per seed; write results.csv, "
+        "results.md and report.html.",
+    )
+    p.add_argument(
+        "grid", nargs="?", type=Path, metavar="GRID.toml", help="grid file (or use --preset)"
+    )
+    p.add_argument(
+        "--preset",
+        choices=PRESETS,
+        help="notebooks: the five source notebooks, faithful and sound; "
+        "best-mlp: our best plain MLP recipe",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="seeds per configuration (default: the grid's, else 1)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: runs/experiment-...)",
+    )
+    p.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="accuracy for 'seconds to target' (default: 0.97)",
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="CONFIG",
+        help="run only these configurations (names or prefixes)",
+    )
+    p.add_argument(
+        "--no-sound", action="store_true", help="notebooks preset: skip the sound-recipe rows"
+    )
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="use only the first N training and test images",
+    )
+    p.add_argument(
+        "--epochs-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="multiply every configuration's epochs (iterations) by F, at least 1 (default: 1)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="a fast smoke run: --limit 6000 --epochs-scale 0.2"
+    )
+    p.add_argument("--data-dir", metavar="DIR", default=None, help="folder with the four IDX files")
+    p.add_argument(
+        "--no-plots", action="store_true", help="skip figures (report.html has tables only)"
+    )
+    p.set_defaults(run=run)
+
+
+def _jobs(args: argparse.Namespace) -> tuple[list[Any], int, float, str]:
+    """The jobs, seeds, target and a title, from the grid file or the preset."""
+    from bareprop import experiment, notebooks, presets
+
+    @cache
+    def data() -> notebooks.Images:
+        return notebooks.Images.load(args.data_dir, args.limit)
+
+    seeds, target, title = args.seeds, args.target, f"Experiment: {args.preset} preset"
+    if args.preset == "notebooks":
+        jobs = presets.notebook_jobs(data, epochs_scale=args.epochs_scale, sound=not args.no_sound)
+    elif args.preset == "best-mlp":
+        jobs = presets.best_mlp_jobs(data, epochs_scale=args.epochs_scale)
+        target = target if target is not None else 0.988
+    else:
+        grid = experiment.load_grid(args.grid)
+        if args.data_dir is not None:
+            grid.base.data_dir = args.data_dir
+        jobs = experiment.grid_jobs(grid, limit=args.limit, epochs_scale=args.epochs_scale)
+        seeds = seeds if seeds is not None else grid.seeds
+        target = target if target is not None else grid.target
+        title = f"Experiment: {args.grid.name}"
+    if args.only:
+        jobs = [j for j in jobs if any(j.config == o or j.config.startswith(o) for o in args.only)]
+        if not jobs:
+            raise ValueError(f"--only {' '.join(args.only)}: matches no configuration")
+    return (
+        jobs,
+        seeds if seeds is not None else 1,
+        target if target is not None else experiment.DEFAULT_TARGET,
+        title,
+    )
+
+
+def _check(args: argparse.Namespace) -> None:
+    if (args.grid is None) == (args.preset is None):
+        raise ValueError("give either a GRID.toml file or --preset (not both)")
+    if args.quick:
+        args.limit = args.limit or 6000
+        args.epochs_scale = 0.2 if args.epochs_scale == 1.0 else args.epochs_scale
+    if args.seeds is not None and args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.limit is not None and args.limit < 10:
+        raise ValueError(f"--limit must be at least 10, got {args.limit}")
+    if not args.epochs_scale > 0:
+        raise ValueError(f"--epochs-scale must be positive, got {args.epochs_scale}")
+    if args.target is not None and not 0 < args.target <= 1:
+        raise ValueError(f"--target is a fraction in (0, 1], got {args.target}")
+
+
+class Display:
+    """Which run of how many, its epochs, and the ETA, with rich; one printed line per run."""
+
+    def __init__(self, total_epochs: int) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.console = Console(highlight=False)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("epochs {task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
+        self.task = self.progress.add_task("", total=total_epochs)
+        self.started = time.perf_counter()
+        self.done_epochs = 0
+        self.total = total_epochs
+        self.progress.start()
+
+    def start(self, i: int, n: int, job: Any, seed: int) -> None:
+        self.label = f"run {i + 1}/{n}: {job.config} seed {seed}"
+        self.progress.update(self.task, description=self.label)
+
+    def epoch(self) -> None:
+        self.done_epochs += 1
+        self.progress.advance(self.task)
+
+    def finish(self, record: Any) -> None:
+        row = record.row
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / max(self.done_epochs, 1) * max(self.total - self.done_epochs, 0)
+        self.console.print(
+            f"{self.label}: test {100 * row['test_accuracy']:.2f}% (best {100 * row['best_test_accuracy']:.2f}% "
+            f"at epoch {row['best_epoch']}), {row['seconds_per_epoch']:.2f} s/epoch; "
+            f"elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min",
+            soft_wrap=True,
+        )
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def _epochs(job: Any) -> int:
+    return max(1, round(float(job.options.get("epochs", 1)) + 0.49))
+
+
+def run(args: argparse.Namespace) -> int:
+    from bareprop import experiment, results
+    from bareprop.cli.train import check_out_dir
+    from bareprop.run import write_text
+
+    _check(args)
+    jobs, n_seeds, target, title = _jobs(args)
+    out = (
+        args.out
+        if args.out is not None
+        else Path("runs") / time.strftime("experiment-%Y%m%d-%H%M%S")
+    )
+    check_out_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = list(range(n_seeds))
+    display = Display(sum(_epochs(j) for j in jobs) * n_seeds)
+    try:
+        records = experiment.run_jobs(jobs, seeds, target=target, out_dir=out, show=display)
+    finally:
+        display.close()
+    summaries = experiment.summarize(records)
+    command = (
+        "bareprop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        if sys.argv[1:]
+        else "bareprop experiment"
+    )
+    markdown = results.render_markdown(summaries, title=title, command=command)
+    write_text(out / "results.md", markdown)
+    from bareprop import report
+
+    report.write_experiment_report(
+        out,
+        title=title,
+        records=records,
+        summaries=summaries,
+        markdown=markdown,
+        plots=not args.no_plots,
+    )
+    _print_table(summaries, target)
+    print(f"wrote {out}/: results.csv, results.md, report.html")
+    return 0
+
+
+def _print_table(summaries: list[Any], target: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from bareprop import results
+
+    header, rows = results.summary_rows(summaries)
+    table = Table(title=f"test accuracy over seeds (target {100 * target:.1f}%)")
+    for h in header:
+        table.add_column(h, justify="left" if h == "config" else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(highlight=False, width=160).print(table)
