@@ -90,6 +90,7 @@ def build_manifest(
         "config": config,
         "seed": config.get("seed"),
         "versions": versions(),
+        "data_folder": str(data_folder(config.get("data_dir")).resolve()),
         "data_sha256": data_sha256(config.get("data_dir")),
         "results": {
             "weights_sha256": weights_sha256,
@@ -112,18 +113,24 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise ManifestError(f"{path}: not a bareprop manifest")
     if manifest.get("version") != VERSION:
         raise ManifestError(f"{path}: manifest version {manifest.get('version')!r}, not {VERSION}")
-    for key in ("config", "data_sha256", "results"):
+    for key in ("config", "data_sha256", "results", "versions"):
         if not isinstance(manifest.get(key), dict):
             raise ManifestError(f"{path}: the manifest has no '{key}'")
     return manifest
 
 
-def check_data(manifest: dict[str, Any]) -> None:
-    """Raise :class:`ManifestError` if the data files differ from those the run used."""
-    now = data_sha256(manifest["config"].get("data_dir"))
+def check_data(manifest: dict[str, Any]) -> str:
+    """The data folder of the run (absolute); :class:`ManifestError` if its files changed."""
+    folder = manifest.get("data_folder")
+    if not isinstance(folder, str) or not Path(folder).is_dir():
+        raise ManifestError(f"the run's data folder {folder!r} is not there any more")
+    now = data_sha256(folder)
     for name, digest in manifest["data_sha256"].items():
         if now.get(name) != digest:
-            raise ManifestError(f"data file {name} is not the one the run used (SHA-256 differs)")
+            raise ManifestError(
+                f"{folder}: data file {name} is not the one the run used (SHA-256 differs)"
+            )
+    return folder
 
 
 def compare(recorded: dict[str, Any], rerun: dict[str, Any]) -> list[str]:
