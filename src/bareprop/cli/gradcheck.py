@@ -37,8 +37,13 @@ def add_parser(sub: Any) -> None:
     )
     g.add_argument("--random-data", action="store_true",
                    help="a random batch instead of the first training samples")  # fmt: skip
-    g.add_argument("--max-entries", type=int, default=100, metavar="N",
-                   help="entries probed per array, at random; 0: all (default: %(default)s)")  # fmt: skip
+    g.add_argument(
+        "--max-entries",
+        type=int,
+        default=100,
+        metavar="N",
+        help="entries probed per array, at random; 0: all (default: %(default)s)",
+    )
     g.add_argument("--eps", type=float, default=1e-6, help="step (default: %(default)s)")
     g.add_argument("--atol", type=float, default=1e-5, help="(default: %(default)s)")
     g.add_argument("--rtol", type=float, default=1e-3, help="(default: %(default)s)")
