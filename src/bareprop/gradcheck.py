@@ -253,7 +253,7 @@ def as_float64(layer: Layer) -> Layer:
     return copied
 
 
-def _frozen_randomness(layer: Layer) -> Callable[[], None]:
+def freeze_randomness(layer: Layer) -> Callable[[], None]:
     """A function that restores every random layer's generator, so masks repeat."""
     subs = layer.layers if isinstance(layer, Sequential) else [layer]
     found = (getattr(s, "rng", None) for s in subs)
@@ -302,7 +302,7 @@ def check_layer(
     rng = rng if rng is not None else np.random.default_rng(0)
     model = as_float64(layer)
     x64 = _float64(x)
-    restore = _frozen_randomness(model)
+    restore = freeze_randomness(model)
     restore()
     out = model.forward(x64)
     u = _float64(upstream) if upstream is not None else rng.standard_normal(np.shape(out))
@@ -366,6 +366,7 @@ __all__ = [
     "check_layer",
     "check_loss",
     "check_model",
+    "freeze_randomness",
     "named_parameters",
     "numerical_gradient",
 ]

@@ -28,9 +28,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def _commands() -> list[ModuleType]:
-    from bareprop.cli import compare, evaluate, experiment, gradcheck, predict, replay, train
+    from bareprop.cli import compare, evaluate, experiment, gradcheck, predict, replay, trace, train
 
-    return [train, evaluate, predict, gradcheck, compare, experiment, replay]
+    return [train, evaluate, predict, gradcheck, compare, trace, experiment, replay]
 
 
 def build_parser() -> Parser:

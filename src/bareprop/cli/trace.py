@@ -1,0 +1,98 @@
+"""``bareprop trace``: one mini-batch walked forward and backward, layer by layer."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bareprop.cli.train import add_model_options, config_from_args
+
+SMALLER_DEFAULTS = {"hidden": [16], "batch_size": 4}  # a trace is read by a person
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "trace", help="walk one mini-batch forward and backward, with the formulas",
+        description="Walk one mini-batch of training samples through the network `bareprop train` "
+        "would build (at its initial weights, in float64): for each layer the formula, the shape "
+        "and a few values, forward then backward; then the numerical gradient beside the "
+        "analytic one for a few entries of every parameter.",
+    )  # fmt: skip
+    add_model_options(p)
+    for action in p._actions:  # same options as train, smaller defaults
+        if action.dest in SMALLER_DEFAULTS:
+            action.default = SMALLER_DEFAULTS[action.dest]
+            value = action.default
+            shown = " ".join(map(str, value)) if isinstance(value, list) else value
+            action.help = f"(default for trace: {shown})"
+    p.add_argument(
+        "--probes",
+        type=int,
+        default=2,
+        metavar="N",
+        help="entries per parameter checked numerically (default: %(default)s)",
+    )
+    p.add_argument("--out", type=Path, default=None, metavar="FILE.md",
+                   help="also write the trace as Markdown")  # fmt: skip
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bareprop.datasets import load_mnist
+    from bareprop.run import build, preprocess, seeded_rngs, write_text
+    from bareprop.trace import to_markdown, trace_batch
+
+    config = config_from_args(args)
+    if args.probes < 1:
+        raise ValueError(f"--probes must be a positive integer, got {args.probes}")
+    if args.out is not None and args.out.is_dir():
+        raise ValueError(f"--out {args.out}: is a folder; give a file name such as trace.md")
+    (images, labels), _ = load_mnist(config.data_dir)
+    x = preprocess(images[: config.batch_size], np.float64)
+    y = labels[: config.batch_size].astype(np.int64)
+    model, loss, _ = build(config, x.shape[1], int(labels.max()) + 1, seeded_rngs(config.seed))
+    trace = trace_batch(model, loss, x, y, probes=args.probes)
+    trace.title = (
+        f"Network {' -> '.join(map(str, [x.shape[1], *config.hidden, model.out_features]))}, "
+        f"{config.activation}, {config.loss} loss ({config.reduction}), "
+        f"dropout {config.dropout:g}; "
+        f"weights at initialisation ({config.init}, seed {config.seed}), float64. "
+        f"Batch: the first {len(x)} training samples, labels y = {y.tolist()}."
+    )
+    render(trace)
+    if args.out is not None:
+        write_text(args.out, to_markdown(trace))
+        print(f"wrote {args.out}")
+    return 0
+
+
+def render(trace: Any) -> None:
+    """The trace as rich tables on the terminal."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from bareprop.trace import PROBE_HEADER, STEP_HEADER, probe_rows, step_rows
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 120
+    console.print(escape(trace.title))
+    sections = [
+        ("Forward", STEP_HEADER, step_rows(trace.forward)),
+        ("Backward", STEP_HEADER, step_rows(trace.backward)),
+        (f"Numerical (central differences, eps={trace.eps:g}) beside analytic gradient",
+         PROBE_HEADER, probe_rows(trace)),
+    ]  # fmt: skip
+    for title, header, rows in sections:
+        table = Table(title=title, title_justify="left", title_style="bold")
+        for col in header:
+            table.add_column(
+                col, justify="left" if col in ("formula", "entry", "values") else "right"
+            )
+        for row in rows:
+            table.add_row(*(escape(cell) for cell in row))  # [y_i] is text, not markup
+        console.print(table)
