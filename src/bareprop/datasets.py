@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import zlib
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +23,9 @@ from bareprop.errors import DataError
 # IDX type codes -> big-endian NumPy dtypes.
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 MAX_IDX_BYTES = 4 << 30  # a header that claims more than 4 GiB is refused before allocating
+# Deflate cannot expand data by more than ~1032x, so a gzipped file whose header claims more
+# than this times its size is lying; refusing it bounds what a tiny file can make us allocate.
+MAX_GZIP_RATIO = 1100
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -51,15 +56,18 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         with path.open("rb") as raw:
             gzipped = raw.read(2) == b"\x1f\x8b"
         opener = gzip.open if gzipped else open
+        size = path.stat().st_size
         with opener(path, "rb") as f:
-            return _read_idx_stream(f, path, None if gzipped else path.stat().st_size)
+            return _read_idx_stream(f, path, None if gzipped else size, gz_size=size)
     except DataError:
         raise
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path}: corrupt or unreadable ({e})") from None
 
 
-def _read_idx_stream(f: object, path: Path, file_size: int | None) -> np.ndarray:
+def _read_idx_stream(
+    f: object, path: Path, file_size: int | None, *, gz_size: int = 0
+) -> np.ndarray:
     read = f.read  # type: ignore[attr-defined]
     magic = read(4)
     if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_DTYPES:
@@ -72,16 +80,21 @@ def _read_idx_stream(f: object, path: Path, file_size: int | None) -> np.ndarray
     if len(dims_raw) < 4 * ndim:
         raise DataError(f"{path}: truncated IDX header")
     shape = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4"))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow for 255 dims
     if expected > MAX_IDX_BYTES:
         raise DataError(f"{path}: IDX header claims {expected} bytes of data, more than allowed")
+    if file_size is None and expected > MAX_GZIP_RATIO * gz_size + 1024:
+        raise DataError(
+            f"{path}: IDX header claims {expected} bytes of data, more than a gzip file of "
+            f"{gz_size} bytes can hold"
+        )
     header_size = 4 + 4 * ndim
     if file_size is not None and file_size - header_size != expected:
         raise DataError(
             f"{path}: truncated or padded: the header {shape} needs {expected} bytes of data, "
             f"the file has {file_size - header_size}"
         )
-    data = read(expected)
+    data = _read_at_most(read, expected)
     if len(data) != expected:
         raise DataError(
             f"{path}: truncated: the header {shape} needs {expected} bytes of data, "
@@ -90,6 +103,18 @@ def _read_idx_stream(f: object, path: Path, file_size: int | None) -> np.ndarray
     if read(1):
         raise DataError(f"{path}: has bytes after the data its header {shape} describes")
     return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _read_at_most(read: Any, n: int, chunk: int = 1 << 24) -> bytes:
+    """Read up to ``n`` bytes in chunks, so a false size claim allocates only what is there."""
+    parts = []
+    while n > 0:
+        part = read(min(n, chunk))
+        if not part:
+            break
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
 
 
 def bundled_dir() -> Path:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,43 @@ def _array(archive: Any, name: str, path: Path) -> np.ndarray:
     return value
 
 
+# A model is saved uncompressed; a member that claims to expand more than this is refused
+# before NumPy allocates for it (a zip bomb, or a forged .npy header).
+MAX_EXPANSION = 20
+MAX_MEMBERS = 4096
+# What zipfile and NumPy's header parser raise on malformed input.
+MALFORMED = (OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, zlib.error,
+             NotImplementedError, RuntimeError, SyntaxError, TypeError, OverflowError)  # fmt: skip
+
+
+def _inspect_archive(f: Any, path: Path, size: int) -> None:
+    """Check every member's ``.npy`` header before ``np.load`` reads any of it.
+
+    Each member must be a ``.npy`` of a plain dtype (an object dtype means a pickle: refused
+    here, so nothing is ever unpickled) whose shape accounts exactly for its stored size, and
+    the sizes must be plausible for a file of ``size`` bytes.
+    """
+    with zipfile.ZipFile(f) as z:
+        members = z.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise ModelFileError(f"{path}: {len(members)} entries, not a model file")
+        if sum(m.file_size for m in members) > MAX_EXPANSION * size + (1 << 20):
+            raise ModelFileError(f"{path}: its entries claim more data than the file can hold")
+        for m in members:
+            if not m.filename.endswith(".npy"):
+                raise ModelFileError(f"{path}: unexpected entry {m.filename!r}")
+            with z.open(m) as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                if dtype.hasobject:
+                    raise ModelFileError(f"{path}: refused, the file holds a pickled object")
+                if math.prod(shape) * dtype.itemsize != m.file_size - member.tell():
+                    raise ModelFileError(f"{path}: entry {m.filename!r} is truncated or corrupt")
+
+
 def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The JSON header and the parameter arrays of a model file, checked but not yet built."""
     path = Path(path)
@@ -98,6 +137,8 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.n
         with path.open("rb") as f:
             if f.read(4) != b"PK\x03\x04":
                 raise ModelFileError(f"{path}: not a model file (not an .npz archive)")
+            f.seek(0)
+            _inspect_archive(f, path, path.stat().st_size)
             f.seek(0)
             with np.load(f, allow_pickle=False) as archive:
                 names = set(archive.files)
@@ -112,7 +153,7 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.n
         if "pickle" in str(e).lower():
             raise ModelFileError(f"{path}: refused, the file holds a pickled object") from None
         raise ModelFileError(f"{path}: not a valid model file ({e})") from None
-    except (OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+    except MALFORMED as e:
         raise ModelFileError(f"{path}: not a valid model file, truncated or corrupt ({e})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a bareprop model file")
@@ -123,6 +164,25 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.n
     return header, arrays
 
 
+def _check_shapes(architecture: Any, arrays: list[np.ndarray], path: Path) -> None:
+    """The Linear sizes the architecture names must be the shapes of the stored weights.
+
+    Checked before the model is built, so a forged ``in_features`` of 10**12 is an error
+    rather than a huge allocation.
+    """
+    layers = architecture.get("layers") if isinstance(architecture, dict) else None
+    if not isinstance(layers, list) or not all(isinstance(c, dict) for c in layers):
+        raise ModelFileError(f"{path}: the architecture is not a list of layers")
+    shapes = []
+    for c in layers:
+        if c.get("type") == "Linear":
+            n_in, n_out = c.get("in_features"), c.get("out_features")
+            shapes += [(n_in, n_out), (n_out,)]
+    found = [a.shape for a in arrays]
+    if shapes != found:
+        raise ModelFileError(f"{path}: the architecture needs weights {shapes}, the file {found}")
+
+
 def load(path: str | os.PathLike[str]) -> Sequential:
     """Read a model written by :func:`save`.
 
@@ -131,9 +191,10 @@ def load(path: str | os.PathLike[str]) -> Sequential:
             pickle, or does not describe a model whose shapes match its weights.
     """
     header, arrays = read_header(path)
+    _check_shapes(header.get("architecture"), arrays, path)  # before building allocates
     try:
         model = Sequential.from_config(header["architecture"], rng=np.random.default_rng(0))
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ModelFileError(f"{path}: the architecture cannot be built ({e})") from None
     params = model.parameters()
     if len(params) != len(arrays):
