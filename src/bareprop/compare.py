@@ -161,51 +161,69 @@ def _torch_accuracy(torch: Any, tmodel: Any, x: Any, y: Any) -> float:
     return correct / len(x)
 
 
-def train_torch(
-    tmodel: Any, loss_fn: Any, topt: Any, data: tuple[np.ndarray, ...], config: TrainConfig,
-    shuffle_rng: np.random.Generator,
-) -> dict[str, list[float]]:  # fmt: skip
-    """torch's side of the comparison, the loop of :func:`bareprop.fit` step for step.
+def torch_epoch(
+    tmodel: Any, loss_fn: Any, topt: Any, data: tuple[Any, ...], config: TrainConfig,
+    shuffle_rng: np.random.Generator, first_step: int,
+) -> dict[str, float]:  # fmt: skip
+    """One epoch of torch's side, the loop of :func:`bareprop.fit` step for step.
 
     Args:
-        data: ``(x_train, y_train, x_test, y_test)``; the test set is measured after each epoch.
+        data: ``(x_train, y_train, x_test, y_test)`` tensors; the test set is measured at the end.
         shuffle_rng: a twin of the generator ``fit`` shuffles with.
+        first_step: the global step this epoch starts at (for the learning-rate schedule).
 
     Returns:
-        ``{"loss", "test_accuracy", "seconds"}`` per epoch (seconds include the test pass, as
-        ``fit``'s include its validation pass).
+        ``{"loss", "test_accuracy", "seconds"}`` (seconds include the test pass, as ``fit``'s
+        include its validation pass).
     """
     torch = require_torch()
-    x, y, x_test, y_test = (torch.from_numpy(np.ascontiguousarray(a)) for a in data)
+    x, y, x_test, y_test = data
     n, batch = len(x), config.batch_size
     total_steps = config.epochs * math.ceil(n / batch)
     schedule, base_lr = get_schedule(config.lr_schedule), config.lr
-    history: dict[str, list[float]] = {"loss": [], "test_accuracy": [], "seconds": []}
-    step = 0
-    for _ in range(config.epochs):
-        started = time.perf_counter()
-        tmodel.train()
-        order = torch.from_numpy(shuffle_rng.permutation(n))
-        loss_sum = 0.0
-        for start in range(0, n, batch):
-            idx = order[start : start + batch]
-            batch_loss = loss_fn(tmodel(x[idx]), y[idx])
-            topt.zero_grad()
-            batch_loss.backward()
-            for group in topt.param_groups:
-                group["lr"] = base_lr * schedule(step, total_steps)
-            topt.step()
-            step += 1
-            value = float(batch_loss.item())
-            loss_sum += value * len(idx) if config.reduction == "mean" else value
-        history["loss"].append(loss_sum / n)
-        history["test_accuracy"].append(_torch_accuracy(torch, tmodel, x_test, y_test))
-        history["seconds"].append(time.perf_counter() - started)
-    return history
+    started = time.perf_counter()
+    tmodel.train()
+    order = torch.from_numpy(shuffle_rng.permutation(n))
+    loss_sum = 0.0
+    for step, start in enumerate(range(0, n, batch), start=first_step):
+        idx = order[start : start + batch]
+        batch_loss = loss_fn(tmodel(x[idx]), y[idx])
+        topt.zero_grad()
+        batch_loss.backward()
+        for group in topt.param_groups:  # what fit does with optimizer.lr
+            group["lr"] = base_lr * schedule(step, total_steps)
+        topt.step()
+        value = float(batch_loss.item())
+        loss_sum += value * len(idx) if config.reduction == "mean" else value
+    accuracy = _torch_accuracy(torch, tmodel, x_test, y_test)
+    return {
+        "loss": loss_sum / n,
+        "test_accuracy": accuracy,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _bareprop_epoch(
+    model: Sequential, loss: Loss, optimizer: Optimizer, data: Data, config: TrainConfig,
+    rng: np.random.Generator, first_step: int,
+) -> dict[str, float]:  # fmt: skip
+    """One epoch of :func:`bareprop.fit`, on the global schedule of the whole run."""
+    steps = config.epochs * math.ceil(len(data.x_train) / config.batch_size)
+    schedule = get_schedule(config.lr_schedule)
+    history = fit(
+        model, data.x_train, data.y_train, loss=loss, optimizer=optimizer, epochs=1,
+        batch_size=config.batch_size, rng=rng, verbose=0,
+        lr_schedule=lambda step, _: schedule(first_step + step, steps),
+        validation_data=(data.x_test, data.y_test),
+    )  # fmt: skip
+    return {k: history[v][0] for k, v in
+            (("loss", "loss"), ("test_accuracy", "val_accuracy"), ("seconds", "seconds"))}  # fmt: skip
 
 
 def compare_training(config: TrainConfig, data: Data, *, threads: int = 2) -> CompareResult:
     """Train ``config``'s network in bareprop and in torch from the same start; compare.
+
+    The frameworks take turns, epoch by epoch, so that a busy machine slows both alike.
 
     Args:
         config: the network, loss, optimiser, schedule, epochs and seed (``train``'s options).
@@ -217,18 +235,18 @@ def compare_training(config: TrainConfig, data: Data, *, threads: int = 2) -> Co
     rngs, twins = seeded_rngs(config.seed), seeded_rngs(config.seed)
     model, loss, optimizer = build(config, data.x_train.shape[1], data.n_classes, rngs)
     tmodel = to_torch(model, dropout_rng=twins["dropout"])
-    topt = torch_optimizer(optimizer, tmodel.parameters())
-    tdata = (data.x_train, data.y_train, data.x_test, data.y_test)
-    theirs = train_torch(tmodel, torch_loss(loss), topt, tdata, config, twins["shuffle"])
-    history = fit(
-        model, data.x_train, data.y_train, loss=loss, optimizer=optimizer,
-        epochs=config.epochs, batch_size=config.batch_size, rng=rngs["shuffle"], verbose=0,
-        lr_schedule=config.lr_schedule, validation_data=(data.x_test, data.y_test),
-    )  # fmt: skip
-    ours = {
-        "loss": history["loss"],
-        "test_accuracy": history["val_accuracy"],
-        "seconds": history["seconds"],
-    }
+    topt, tloss = torch_optimizer(optimizer, tmodel.parameters()), torch_loss(loss)
+    arrays = (data.x_train, data.y_train, data.x_test, data.y_test)
+    tdata = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+    ours: dict[str, list[float]] = {"loss": [], "test_accuracy": [], "seconds": []}
+    theirs: dict[str, list[float]] = {"loss": [], "test_accuracy": [], "seconds": []}
+    steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
+    for epoch in range(config.epochs):
+        first = epoch * steps_per_epoch
+        mine = _bareprop_epoch(model, loss, optimizer, data, config, rngs["shuffle"], first)
+        other = torch_epoch(tmodel, tloss, topt, tdata, config, twins["shuffle"], first)
+        for key in ours:
+            ours[key].append(mine[key])
+            theirs[key].append(other[key])
     worst, where = weight_divergence(model, tmodel)
     return CompareResult(ours, theirs, worst, where, threads)
