@@ -216,8 +216,8 @@ def _bareprop_epoch(
         lr_schedule=lambda step, _: schedule(first_step + step, steps),
         validation_data=(data.x_test, data.y_test),
     )  # fmt: skip
-    return {k: history[v][0] for k, v in
-            (("loss", "loss"), ("test_accuracy", "val_accuracy"), ("seconds", "seconds"))}  # fmt: skip
+    names = {"loss": "loss", "test_accuracy": "val_accuracy", "seconds": "seconds"}
+    return {k: history[v][0] for k, v in names.items()}
 
 
 def compare_training(config: TrainConfig, data: Data, *, threads: int = 2) -> CompareResult:
