@@ -23,7 +23,6 @@ import json
 import os
 import signal
 import threading
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -32,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.errors import BarepropError
+from bareprop.errors import BarepropError, ModelFileError
 from bareprop.layers import Layer
 from bareprop.optimizers import Optimizer
-from bareprop.serialization import atomic_write
+from bareprop.serialization import MALFORMED, _inspect_archive, atomic_write
 
 FORMAT = "bareprop-checkpoint"
 VERSION = 1
@@ -213,10 +212,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint there")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        with path.open("rb") as f:  # our own handle: np.load leaks its own on a corrupt zip
+            _inspect_archive(f, path, path.stat().st_size)  # sizes and dtypes, before loading
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
         meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
-    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+    except ModelFileError as e:
+        raise CheckpointError(str(e).replace("model file", "checkpoint")) from None
+    except (ValueError, *MALFORMED) as e:
         raise CheckpointError(
             f"{path}: not a readable checkpoint, truncated or corrupt ({e})"
         ) from None

@@ -1,0 +1,186 @@
+"""Interruption and resume, with real processes.
+
+A training process is killed with SIGKILL in the middle of an epoch, then continued with
+``bareprop train --resume``; another is stopped with Ctrl-C (SIGINT). Both must end with
+weights bit-identical to a run that was never interrupted, and the same per-epoch metrics.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bareprop as bp
+from bareprop.checkpoint import FILENAME, FitState, load_checkpoint, save_checkpoint
+from bareprop.cli import main
+from bareprop.config import TrainConfig
+from bareprop.run import train_run
+from tests.conftest import make_idx_dataset
+
+EPOCHS = 4
+# Small enough to be quick, enough steps (~950 per epoch) that an epoch lasts a fraction of a
+# second, so a signal sent as soon as the first checkpoint appears lands inside epoch 2.
+OPTIONS = ["--hidden", "64", "--epochs", str(EPOCHS), "--batch-size", "4", "--dropout", "0.2",
+           "--val-fraction", "0.05", "--optimizer", "adam", "--lr-schedule", "cosine",
+           "--no-plots"]  # fmt: skip
+
+
+def _cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bareprop.cli", *args]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_idx_dataset(tmp_path_factory.mktemp("resume") / "data", n_train=4000, n_test=100)
+
+
+@pytest.fixture(scope="module")
+def reference(data: Path) -> Path:
+    """The same run, never interrupted."""
+    out = data.parent / "reference"
+    done = subprocess.run(
+        _cmd("train", "--data-dir", str(data), "--out", str(out), *OPTIONS, "--quiet"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def _start_and_signal(
+    data: Path, out: Path, sig: signal.Signals
+) -> subprocess.CompletedProcess[str]:
+    """Start a training process, send ``sig`` as soon as its first checkpoint exists."""
+    proc = subprocess.Popen(
+        _cmd("train", "--data-dir", str(data), "--out", str(out), *OPTIONS),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (out / FILENAME).exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no checkpoint after 60 s"
+        time.sleep(0.002)
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def _resume(out: Path) -> None:
+    done = subprocess.run(_cmd("train", "--resume", str(out), "--quiet", "--no-plots"),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("test accuracy: ")
+
+
+def _assert_same_run(a: Path, b: Path) -> None:
+    ma, mb = bp.load(a / "model.npz"), bp.load(b / "model.npz")
+    for pa, pb in zip(ma.parameters(), mb.parameters(), strict=True):
+        assert pa.data.tobytes() == pb.data.tobytes()  # bit for bit
+    rows_a = list(csv.DictReader((a / "metrics.csv").read_text().splitlines()))
+    rows_b = list(csv.DictReader((b / "metrics.csv").read_text().splitlines()))
+    assert len(rows_a) == len(rows_b) == EPOCHS
+    for ra, rb in zip(rows_a, rows_b, strict=True):
+        ra.pop("seconds"), rb.pop("seconds")  # wall time is the one thing that may differ
+        assert ra == rb
+
+
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(data: Path, reference: Path) -> None:
+    out = data.parent / "killed"
+    killed = _start_and_signal(data, out, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    assert not (out / "model.npz").exists()
+    state = load_checkpoint(out / FILENAME).fit
+    # Killed after the checkpoint of epoch 1 and before that of epoch 2: inside epoch 2.
+    assert (state.epoch, state.batch) == (1, 0)
+    assert "epoch 1/" in killed.stdout and "epoch 2/" not in killed.stdout
+    assert not list(out.glob(".*.tmp")), "a temporary file was left behind"
+    _resume(out)
+    _assert_same_run(reference, out)
+    assert not (out / FILENAME).exists()  # a finished run keeps model.npz, not the checkpoint
+
+
+def test_sigint_finishes_the_step_checkpoints_and_resumes_bit_identical(
+    data: Path, reference: Path
+) -> None:
+    out = data.parent / "interrupted"
+    stopped = _start_and_signal(data, out, signal.SIGINT)
+    assert stopped.returncode == 130, stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    assert f"resume with: bareprop train --resume {out}" in stopped.stderr
+    state = load_checkpoint(out / FILENAME).fit
+    assert state.epoch == 1 and state.batch > 0  # a mid-epoch checkpoint, after a whole step
+    assert state.step == state.epoch * 950 + state.batch  # 3800 samples / batch 4 per epoch
+    assert not (out / "model.npz").exists()
+    _resume(out)
+    _assert_same_run(reference, out)
+
+
+def test_resume_refuses_conflicting_options(
+    data: Path, reference: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--resume", str(reference)]) == 2  # finished: nothing to resume
+    assert "already finished" in capsys.readouterr().err
+    out = tmp_path / "run"  # a run folder with a checkpoint but no model yet
+    config = TrainConfig(hidden=[8], epochs=1, data_dir=str(data))
+    train_run(config, verbose=0, run_dir=out)
+    assert (out / FILENAME).exists() and not (out / "model.npz").exists()
+    assert main(["train", "--resume", str(out), "--lr", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--lr 0.5 conflicts" in err and "lr=0.002" in err
+    assert main(["train", "--resume", str(out), "--out", str(tmp_path / "other")]) == 2
+    assert "conflicts with --resume" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "absent")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert main(["train", "--resume", str(out), "--lr", "0.002", "--quiet", "--no-plots"]) == 0
+
+
+def test_a_failed_write_leaves_the_previous_checkpoint_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = bp.build_mlp(5, [4], 3, rng=np.random.default_rng(0))
+    optimizer = bp.Adam(model.parameters())
+    rngs = {"shuffle": np.random.default_rng(1)}
+    path = tmp_path / FILENAME
+    save_checkpoint(path, model=model, optimizer=optimizer, rngs=rngs, state=FitState(epoch=1))
+    before = path.read_bytes()
+
+    def dies_halfway(file: object, **arrays: object) -> None:
+        file.write(b"PK\x03\x04 half an archive")  # type: ignore[attr-defined]
+        raise KeyboardInterrupt  # the process is stopped in the middle of writing
+
+    monkeypatch.setattr(np, "savez", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, model=model, optimizer=optimizer, rngs=rngs, state=FitState(epoch=2))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [FILENAME]  # no temporary file left
+    assert load_checkpoint(path).fit.epoch == 1
+
+
+def test_tampered_or_truncated_checkpoint_is_refused(tmp_path: Path) -> None:
+    from bareprop.checkpoint import CheckpointError
+
+    model = bp.build_mlp(5, [4], 3, rng=np.random.default_rng(0))
+    path = tmp_path / FILENAME
+    save_checkpoint(path, model=model, optimizer=bp.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                    rngs={"a": np.random.default_rng(0)}, state=FitState())  # fmt: skip
+    data = path.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cut.npz"):
+        load_checkpoint(tmp_path / "cut.npz")
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    arrays["param_0"] = arrays["param_0"] * 2
+    np.savez(tmp_path / "tampered.npz", **arrays)
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_checkpoint(tmp_path / "tampered.npz")
