@@ -6,9 +6,10 @@
   are finite (a few hundred numbers). A NaN or infinity anywhere upstream reaches every bias
   gradient below it, so this sees a bad gradient before it can touch a weight; when it fires,
   a full check names the layer and the parameter;
-* when the loss or a gradient is not finite: which layer, and whether the weights are still
-  finite (if an update already broke them, the snapshot taken at the start of the epoch is put
-  back, so the model always ends with the last good weights);
+* when the loss or a gradient is not finite: which layer and which step. A bad gradient is
+  caught before the update, so the weights stay those that gave the last finite loss; a bad
+  loss means the current weights are bad, so the copy taken at the start of the epoch (the
+  last under which every loss was finite) is put back;
 * once per epoch, per Linear layer ``k``: ``layer{k}_grad_norm`` (L2 norm of the weight and
   bias gradients of the epoch's last step), ``layer{k}_update_ratio`` (``||ΔW|| / ||W||`` of
   that step) and, for the activation after it, ``layer{k}_dead`` (fraction of ReLU units that
@@ -30,7 +31,7 @@ class TrainingDiverged(BarepropError):
     """The loss or a gradient stopped being finite. The model keeps its last good weights."""
 
 
-HINT = "try a lower learning rate (e.g. --lr divided by 10), gradient-friendly init, or float64"
+HINT = "try a lower learning rate (a tenth of it, say) or --dtype float64"
 
 
 def _layers(model: Layer) -> list[Layer]:
@@ -60,14 +61,18 @@ class Doctor:
         self._before_step: list[np.ndarray] = []
 
     # -- every step -------------------------------------------------------------------------
-    def check_loss(self, value: float, epoch: int, step: int) -> None:
-        """Raise :class:`TrainingDiverged` if the loss of this step is not finite."""
+    def check_loss(self, value: float, epoch: int, step: int, xb: np.ndarray) -> None:
+        """Raise :class:`TrainingDiverged` if the loss of this step (on batch ``xb``) is not finite.
+
+        The weights that gave this loss are not good ones: the model gets back those of the
+        start of the epoch, the last under which every loss was finite (and the last checkpoint).
+        """
         if not np.isfinite(value):
-            where = self._worst_activation()
-            restored = self._restore_if_broken()
+            where = self._first_bad_layer(xb)
+            self._restore_epoch_start()
             raise TrainingDiverged(
-                f"the loss became {value} at epoch {epoch + 1}, step {step + 1}"
-                f"{where}{restored}; {HINT}"
+                f"the loss became {value} at epoch {epoch + 1}, step {step + 1}{where}; "
+                f"the weights are back to those of the start of epoch {epoch + 1}; {HINT}"
             )
 
     def check_gradients(self, epoch: int, step: int) -> None:
@@ -147,31 +152,23 @@ class Doctor:
                     )
         return "a gradient"  # pragma: no cover - check_gradients found one
 
-    def _worst_activation(self) -> str:
-        """Which layer's output first stopped being finite on the probe batch, if any."""
-        if not len(self.probe):
-            return ""
+    def _first_bad_layer(self, xb: np.ndarray) -> str:
+        """Which layer's output first stopped being finite on the batch (dropout off)."""
         was_training = self.model.training
         self.model.eval()
         try:
-            h = self.probe.astype(self.linears[0][1].weight.data.dtype, copy=False)
+            h = xb
             with np.errstate(all="ignore"):
                 for i, layer in enumerate(self.layers):
                     h = layer.forward(h)
                     if not np.isfinite(h).all():
                         return f" (the output of layers[{i}] {type(layer).__name__} is not finite)"
                     biggest = float(np.abs(h).max()) if h.size else 0.0
-            return f" (largest output {biggest:.3g})"
+            return f" (every layer's output is finite; the largest final output is {biggest:.3g})"
         finally:
             if was_training:
                 self.model.train()
 
-    def _restore_if_broken(self) -> str:
-        params = self.model.parameters()
-        if all(np.isfinite(p.data).all() for p in params):
-            return "; the weights are those before this step"
-        if self._epoch_start:
-            for p, saved in zip(params, self._epoch_start, strict=True):
-                p.data[...] = saved
-            return "; the weights were non-finite and are reset to the start of this epoch"
-        return "; the weights are non-finite"  # pragma: no cover - start_epoch always runs
+    def _restore_epoch_start(self) -> None:
+        for p, saved in zip(self.model.parameters(), self._epoch_start, strict=True):
+            p.data[...] = saved

@@ -141,7 +141,7 @@ def fit(
                     out = model.forward(xb)
                     batch_loss = loss.forward(out, yb)
                     if not math.isfinite(batch_loss):
-                        doctor.check_loss(batch_loss, epoch, step)
+                        doctor.check_loss(batch_loss, epoch, step, xb)
                     model.backward(loss.backward())
                     doctor.check_gradients(epoch, step)  # before the step: weights stay good
                     if start + batch_size >= n:

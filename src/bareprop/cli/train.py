@@ -184,6 +184,8 @@ def resume_config(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from bareprop.checkpoint import FILENAME, TrainingInterrupted
     from bareprop.run import default_out_dir, train_run, write_run
 
@@ -195,7 +197,11 @@ def run(args: argparse.Namespace) -> int:
         out = args.out if args.out is not None else default_out_dir()
         check_out_dir(out)  # created by the first checkpoint, so a failed start leaves nothing
     try:
-        result = train_run(config, verbose=0 if args.quiet else 1, run_dir=out, resume=checkpoint)
+        # The doctor reports a NaN or an overflow with the step and the layer, in one line;
+        # NumPy's own RuntimeWarnings about it would only add noise before that line.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            verbose = 0 if args.quiet else 1
+            result = train_run(config, verbose=verbose, run_dir=out, resume=checkpoint)
     except TrainingInterrupted as e:
         where = (
             f"in epoch {e.state.epoch + 1}, after batch {e.state.batch}"
