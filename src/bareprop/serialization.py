@@ -164,7 +164,7 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.n
     return header, arrays
 
 
-def _check_shapes(architecture: Any, arrays: list[np.ndarray], path: Path) -> None:
+def _check_shapes(architecture: Any, arrays: list[np.ndarray], path: Any) -> None:
     """The Linear sizes the architecture names must be the shapes of the stored weights.
 
     Checked before the model is built, so a forged ``in_features`` of 10**12 is an error
@@ -205,5 +205,33 @@ def load(path: str | os.PathLike[str]) -> Sequential:
                 f"{path}: parameter {i} is {a.dtype}{a.shape}, the architecture needs {p.data.dtype}{p.data.shape}"
             )
         p.data[...] = a
-    model.metadata = header.get("metadata", {})
+    model.metadata = _checked_metadata(header.get("metadata", {}), model, path)
     return model.eval()
+
+
+def _checked_metadata(meta: Any, model: Sequential, path: Any) -> dict[str, Any]:
+    """Class names and preprocessing constants, if present, must fit the model."""
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: metadata must be a JSON object, got {type(meta).__name__}")
+    classes = meta.get("classes")
+    if classes is not None and (
+        not isinstance(classes, list)
+        or len(classes) != model.out_features
+        or not all(isinstance(c, str) for c in classes)
+    ):
+        raise ModelFileError(
+            f"{path}: class names {classes!r} do not name the model's {model.out_features} outputs"
+        )
+    pre = meta.get("preprocessing")
+    if pre is None:
+        return meta
+    pre = pre if isinstance(pre, dict) else {}
+    scale: Any = pre.get("pixel_scale")
+    shape: Any = pre.get("image_shape")
+    ok_scale = type(scale) in (int, float) and 0 < scale < math.inf
+    ok_shape = isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)
+    if not (ok_scale and ok_shape and math.prod(shape) == model.in_features):
+        raise ModelFileError(
+            f"{path}: preprocessing {pre!r} does not fit a model of {model.in_features} inputs"
+        )
+    return meta
