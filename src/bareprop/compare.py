@@ -123,16 +123,18 @@ def torch_optimizer(optimizer: Optimizer, params: Any) -> Any:
     raise BarepropError(f"no torch equivalent for optimizer {type(o).__name__}")
 
 
-def weight_divergence(model: Sequential, tmodel: Any) -> tuple[float, str]:
-    """The largest ``|ours - torch's|`` over all weights, and the parameter where it is."""
+def weight_divergence(model: Sequential, tmodel: Any) -> tuple[float, str, float]:
+    """The largest ``|ours - torch's|`` over all weights, the parameter where it is, and the
+    mean ``|ours - torch's|`` over all weights."""
     theirs = [p.detach().cpu().numpy() for p in tmodel.parameters()]
-    worst, where = 0.0, ""
+    worst, where, total, count = 0.0, "", 0.0, 0
     for (name, p), t in zip(named_parameters(model), theirs, strict=True):
         t = t.T if p.data.ndim == 2 else t
-        diff = float(np.max(np.abs(p.data.astype(np.float64) - t)))
-        if diff >= worst:
-            worst, where = diff, name
-    return worst, where
+        diff = np.abs(p.data.astype(np.float64) - t)
+        total, count = total + float(diff.sum()), count + diff.size
+        if float(diff.max()) >= worst:
+            worst, where = float(diff.max()), name
+    return worst, where, total / count
 
 
 @dataclass
@@ -143,6 +145,7 @@ class CompareResult:
     torch: dict[str, list[float]]
     divergence: float
     divergence_at: str
+    mean_divergence: float
     threads: int
 
     @property
@@ -248,5 +251,5 @@ def compare_training(config: TrainConfig, data: Data, *, threads: int = 2) -> Co
         for key in ours:
             ours[key].append(mine[key])
             theirs[key].append(other[key])
-    worst, where = weight_divergence(model, tmodel)
-    return CompareResult(ours, theirs, worst, where, threads)
+    worst, where, mean = weight_divergence(model, tmodel)
+    return CompareResult(ours, theirs, worst, where, mean, threads)

@@ -60,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
             f"{ours['seconds'][e]:.2f}", f"{theirs['seconds'][e]:.2f}",
         )  # fmt: skip
     console.print(table)
-    print(f"largest weight divergence: {result.divergence:.3g} (in {result.divergence_at})")
+    print(
+        f"largest weight divergence: {result.divergence:.3g} (in {result.divergence_at}); "
+        f"mean |difference| over all weights: {result.mean_divergence:.3g}"
+    )
     print(
         f"total seconds: bareprop {sum(ours['seconds']):.2f}, torch {sum(theirs['seconds']):.2f}; "
         f"speed ratio (torch / bareprop): {result.speed_ratio:.2f}"
