@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import math
 import statistics
 import time
@@ -37,11 +38,12 @@ import numpy as np
 from bareprop import notebooks as nb
 from bareprop.config import TrainConfig
 from bareprop.presets import Job, _FitHook
-from bareprop.run import Data, build, load_data, seeded_rngs
+from bareprop.run import Data, build, load_data, seeded_rngs, write_text
 from bareprop.serialization import atomic_write
 from bareprop.training import fit
 
 DEFAULT_TARGET = 0.97
+HISTORIES = "histories.json"
 METRICS = [
     "test_accuracy",
     "best_test_accuracy",
@@ -184,7 +186,7 @@ def run_metrics(history: dict[str, list[float]], target: float) -> dict[str, Any
 class RunRecord:
     job: Job
     seed: int
-    trained: nb.Trained
+    history: dict[str, list[float]]
     row: dict[str, Any]
 
 
@@ -215,12 +217,37 @@ def run_jobs(
         }
         if job.reported is not None:
             row["reported"] = job.reported
-        records.append(RunRecord(job, seed, trained, row))
+        records.append(RunRecord(job, seed, trained.history, row))
         if out_dir is not None:
             write_csv(out_dir / "results.csv", [r.row for r in records])
+            histories = [
+                {"config": r.job.config, "seed": r.seed, "history": r.history} for r in records
+            ]
+            write_text(out_dir / HISTORIES, json.dumps(histories) + "\n")
         if show is not None:
             show.finish(records[-1])
     return records
+
+
+def load_records(out_dir: Path, jobs: list[Job]) -> list[RunRecord]:
+    """The runs an experiment folder holds (``results.csv`` and ``histories.json``), matched to
+    ``jobs`` by configuration name, so that its summary and report can be rebuilt."""
+    by_name = {j.config: j for j in jobs}
+    with open(out_dir / "results.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    histories = json.loads((out_dir / HISTORIES).read_text(encoding="utf-8"))
+    records = []
+    for row, entry in zip(rows, histories, strict=True):
+        job = by_name.get(row["config"]) or Job(row["config"], {}, _no_run)
+        for key in METRICS:
+            if key in row:
+                row[key] = float(row[key]) if row[key] != "" else None
+        records.append(RunRecord(job, int(row["seed"]), entry["history"], dict(row)))
+    return records
+
+
+def _no_run(seed: int, on_epoch: nb.EpochHook) -> nb.Trained:
+    raise ValueError("this configuration is only known from a results file")
 
 
 def _flat(options: dict[str, Any]) -> dict[str, Any]:

@@ -230,6 +230,8 @@ def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> dict[s
     write_text(files["metrics"], metrics_csv(result.history, result.diagnostics))
     files["manifest"] = out_dir / MANIFEST
     write_text(files["manifest"], json.dumps(run_manifest(result), indent=2) + "\n")
+    from bareprop import report  # self-contained report.html; no matplotlib unless plots
+
     if plots:
         from bareprop import plots as plotting  # matplotlib only when pictures are wanted
 
@@ -237,6 +239,8 @@ def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> dict[s
         files["confusion"] = out_dir / "confusion_matrix.png"
         plotting.save_curves(result.history, files["curves"])
         plotting.save_confusion(result.confusion, files["confusion"])
+        files.update(report.run_figures(result, out_dir))  # digits, errors, weights, per class
+    files["report"] = report.write_run_report(result, out_dir, files)
     result.files = files
     return files
 

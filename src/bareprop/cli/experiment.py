@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import json
 import shlex
-import sys
 import time
 from functools import cache
 from pathlib import Path
@@ -53,7 +54,7 @@ def add_parser(sub: Any) -> None:
         "--only",
         nargs="+",
         metavar="CONFIG",
-        help="run only these configurations (names or prefixes)",
+        help="run only these configurations (names or shell patterns, e.g. 'nb004-*')",
     )
     p.add_argument(
         "--no-sound", action="store_true", help="notebooks preset: skip the sound-recipe rows"
@@ -78,6 +79,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--data-dir", metavar="DIR", default=None, help="folder with the four IDX files")
     p.add_argument(
         "--no-plots", action="store_true", help="skip figures (report.html has tables only)"
+    )
+    p.add_argument(
+        "--resummarize",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="train nothing: rebuild results.md and report.html of the experiment in DIR "
+        "(give the same GRID.toml or --preset)",
     )
     p.set_defaults(run=run)
 
@@ -104,8 +113,10 @@ def _jobs(args: argparse.Namespace) -> tuple[list[Any], int, float, str]:
         seeds = seeds if seeds is not None else grid.seeds
         target = target if target is not None else grid.target
         title = f"Experiment: {args.grid.name}"
+    if args.limit is not None or args.epochs_scale != 1.0:
+        title += " (reduced run: fewer images or epochs, not comparable with the reported figures)"
     if args.only:
-        jobs = [j for j in jobs if any(j.config == o or j.config.startswith(o) for o in args.only)]
+        jobs = [j for j in jobs if any(fnmatch.fnmatchcase(j.config, o) for o in args.only)]
         if not jobs:
             raise ValueError(f"--only {' '.join(args.only)}: matches no configuration")
     return (
@@ -188,13 +199,46 @@ def _epochs(job: Any) -> int:
     return max(1, round(float(job.options.get("epochs", 1)) + 0.49))
 
 
+def _command(args: argparse.Namespace, n_seeds: int) -> str:
+    """The command line that reproduces this experiment."""
+    parts = ["bareprop", "experiment"]
+    parts += [str(args.grid)] if args.grid is not None else ["--preset", args.preset]
+    parts += ["--seeds", str(n_seeds)]
+    for flag, value in (
+        ("--target", args.target),
+        ("--limit", args.limit),
+        ("--data-dir", args.data_dir),
+    ):
+        if value is not None:
+            parts += [flag, str(value)]
+    if args.epochs_scale != 1.0:
+        parts += ["--epochs-scale", str(args.epochs_scale)]
+    if args.only:
+        parts += ["--only", *args.only]
+    if args.no_sound:
+        parts.append("--no-sound")
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def run(args: argparse.Namespace) -> int:
-    from bareprop import experiment, results
+    from bareprop import experiment
     from bareprop.cli.train import check_out_dir
     from bareprop.run import write_text
 
     _check(args)
     jobs, n_seeds, target, title = _jobs(args)
+    if args.resummarize is not None:
+        meta = json.loads((args.resummarize / "experiment.json").read_text(encoding="utf-8"))
+        records = experiment.load_records(args.resummarize, jobs)
+        _finish(
+            args.resummarize,
+            records,
+            meta["title"],
+            meta["command"],
+            meta["target"],
+            not args.no_plots,
+        )
+        return 0
     out = (
         args.out
         if args.out is not None
@@ -202,33 +246,35 @@ def run(args: argparse.Namespace) -> int:
     )
     check_out_dir(out)
     out.mkdir(parents=True, exist_ok=True)
-    seeds = list(range(n_seeds))
+    command = _command(args, n_seeds)
+    meta = {"title": title, "command": command, "target": target, "seeds": n_seeds}
+    write_text(out / "experiment.json", json.dumps(meta, indent=2) + "\n")
     display = Display(sum(_epochs(j) for j in jobs) * n_seeds)
     try:
-        records = experiment.run_jobs(jobs, seeds, target=target, out_dir=out, show=display)
+        records = experiment.run_jobs(
+            jobs, list(range(n_seeds)), target=target, out_dir=out, show=display
+        )
     finally:
         display.close()
+    _finish(out, records, title, command, target, not args.no_plots)
+    return 0
+
+
+def _finish(
+    out: Path, records: list[Any], title: str, command: str, target: float, plots: bool
+) -> None:
+    """results.md, report.html and the table on the terminal."""
+    from bareprop import experiment, report, results
+    from bareprop.run import write_text
+
     summaries = experiment.summarize(records)
-    command = (
-        "bareprop " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if sys.argv[1:]
-        else "bareprop experiment"
-    )
     markdown = results.render_markdown(summaries, title=title, command=command)
     write_text(out / "results.md", markdown)
-    from bareprop import report
-
     report.write_experiment_report(
-        out,
-        title=title,
-        records=records,
-        summaries=summaries,
-        markdown=markdown,
-        plots=not args.no_plots,
+        out, title=title, records=records, summaries=summaries, markdown=markdown, plots=plots
     )
     _print_table(summaries, target)
     print(f"wrote {out}/: results.csv, results.md, report.html")
-    return 0
 
 
 def _print_table(summaries: list[Any], target: float) -> None:
