@@ -88,3 +88,15 @@ def check_labels(
             f"{name} has label {int(bad)} outside the model's classes 0..{n_classes - 1}"
         )
     return arr
+
+
+def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
+    """A ``numpy.random.Generator`` (a fresh unseeded one for None); never the global state."""
+    if rng is None:
+        return np.random.default_rng()
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{name} must be a numpy.random.Generator (e.g. numpy.random.default_rng(0)), "
+            f"got {type(rng).__name__} {rng!r}"
+        )
+    return rng

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bareprop._checks import check_features, check_labels, check_positive
+from bareprop._checks import check_features, check_labels, check_positive, check_rng
 from bareprop.checkpoint import FitState, TrainingInterrupted, deferred_sigint
 from bareprop.doctor import Doctor, TrainingDiverged
 from bareprop.layers import Layer, Sigmoid
@@ -37,6 +37,21 @@ def _n_classes(model: Layer) -> int:
     if isinstance(model, Sequential):
         return model.out_features
     raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
+
+
+def _check_parts(model: Layer, loss: Any, optimizer: Any) -> None:
+    """The loss and optimiser are instances, and the optimiser updates this model's parameters."""
+    if not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a Loss instance (e.g. SoftmaxCrossEntropy()), got {loss!r}")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an Optimizer instance (e.g. SGD(...)), got {optimizer!r}")
+    updated = {id(p) for p in optimizer.params}
+    missing = sum(id(p) not in updated for p in model.parameters())
+    if missing:
+        raise ValueError(
+            f"optimizer does not update {missing} of the model's {len(model.parameters())} "
+            "parameters: build it over model.parameters() of this model"
+        )
 
 
 def _model_dtype(model: Layer) -> np.dtype:
@@ -102,8 +117,13 @@ def fit(
         raise ValueError("x is empty: there is nothing to train on")
     dtype = _model_dtype(model)
     x = x.astype(dtype, copy=False)
-    rng = rng if rng is not None else np.random.default_rng()
+    rng = check_rng(rng)
+    _check_parts(model, loss, optimizer)
     if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise ValueError(
+                f"validation_data must be a pair (x_val, y_val), got {type(validation_data).__name__}"
+            )
         x_val, y_val = validation_data
         x_val = check_features(x_val, "validation x", n_features=_n_features(model)).astype(dtype, copy=False)
         y_val = check_labels(y_val, n_classes, "validation y", n_samples=len(x_val))

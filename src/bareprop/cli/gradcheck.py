@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                       f"{c.max_rel:.2e}", verdict)  # fmt: skip
     Console(highlight=False).print(table)
     print(f"tolerances: eps={report.eps:g}, atol={report.atol:g}, rtol={report.rtol:g} "
-          "(torch.autograd.gradcheck's defaults); an entry passes when "
+          "(torch.autograd.gradcheck's defaults);\nan entry passes when "
           "|analytic - numerical| <= atol + rtol * |numerical|")  # fmt: skip
     for w in caught:
         print(f"warning: {w.message}")

@@ -84,8 +84,8 @@ def render(trace: Any) -> None:
     sections = [
         ("Forward", STEP_HEADER, step_rows(trace.forward)),
         ("Backward", STEP_HEADER, step_rows(trace.backward)),
-        (f"Numerical (central differences, eps={trace.eps:g}) beside analytic gradient",
-         PROBE_HEADER, probe_rows(trace)),
+        (f"Gradient check (central differences, eps={trace.eps:g})", PROBE_HEADER,
+         probe_rows(trace)),
     ]  # fmt: skip
     for title, header, rows in sections:
         table = Table(title=title, title_justify="left", title_style="bold")
