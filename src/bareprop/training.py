@@ -15,7 +15,8 @@ import numpy as np
 
 from bareprop._checks import check_features, check_labels, check_positive, check_rng
 from bareprop.checkpoint import FitState, TrainingInterrupted, deferred_sigint
-from bareprop.doctor import Doctor, TrainingDiverged
+from bareprop.doctor import Doctor
+from bareprop.doctor import TrainingDiverged as TrainingDiverged  # re-exported
 from bareprop.layers import Layer, Sigmoid
 from bareprop.losses import Loss, softmax
 from bareprop.model import Sequential
@@ -44,7 +45,7 @@ def _check_parts(model: Layer, loss: Any, optimizer: Any) -> None:
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a Loss instance (e.g. SoftmaxCrossEntropy()), got {loss!r}")
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an Optimizer instance (e.g. SGD(...)), got {optimizer!r}")
+        raise TypeError(f"optimizer must be an Optimizer instance (e.g. SGD(...)), got {optimizer}")
     updated = {id(p) for p in optimizer.params}
     missing = sum(id(p) not in updated for p in model.parameters())
     if missing:
