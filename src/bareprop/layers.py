@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bareprop._checks import check_dtype, check_range
+from bareprop._checks import check_dtype, check_range, check_rng
 from bareprop.initializers import Initializer, get_initializer
 
 
@@ -108,7 +108,7 @@ class Linear(Layer):
         self.out_features = int(out_features)
         self.dtype = check_dtype(dtype)
         init_fn = get_initializer(init) if isinstance(init, str) else init
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = check_rng(rng)
         w = init_fn((self.in_features, self.out_features), rng, self.dtype)
         self.weight = Parameter(np.asarray(w, dtype=self.dtype))
         self.bias = Parameter(np.zeros(self.out_features, dtype=self.dtype))
@@ -208,7 +208,7 @@ class Dropout(Layer):
     def __init__(self, p: float = 0.5, rng: np.random.Generator | None = None) -> None:
         check_range(p, "p", 0.0, 1.0)
         self.p = float(p)
-        self.rng = rng if rng is not None else np.random.default_rng()
+        self.rng = check_rng(rng)
         self._scale: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:

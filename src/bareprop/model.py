@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bareprop._checks import check_dtype, check_range
+from bareprop._checks import check_dtype, check_range, check_rng
 from bareprop.initializers import Initializer
 from bareprop.layers import (
     ACTIVATIONS,
@@ -128,7 +128,7 @@ def build_mlp(
             raise ValueError(f"hidden[{i}] must be a positive integer, got {h!r}")
     check_range(dropout, "dropout", 0.0, 1.0)
     dtype = check_dtype(dtype)
-    rng = rng if rng is not None else np.random.default_rng()
+    rng = check_rng(rng)
     sizes = [in_features, *hidden]
     layers: list[Layer] = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
