@@ -43,7 +43,10 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_grid_is_the_cartesian_product(tmp_path: Path) -> None:
-    grid = load_grid(write(tmp_path / "g.toml", """
+    grid = load_grid(
+        write(
+            tmp_path / "g.toml",
+            """
 seeds = 2
 [base]
 hidden = [16]
@@ -51,7 +54,9 @@ epochs = 1
 [grid]
 activation = ["relu", "tanh"]
 lr = [0.001, 0.01, 0.1]
-"""))  # fmt: skip
+""",
+        )
+    )
     configs = grid.configs()
     assert grid.seeds == 2
     assert len(configs) == 6
@@ -102,21 +107,42 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 def test_experiment_grid_end_to_end(
     tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    grid = write(tmp_path / "g.toml", """
+    grid = write(
+        tmp_path / "g.toml",
+        """
 [base]
 hidden = [16]
 epochs = 2
 batch_size = 32
 [grid]
 activation = ["relu", "tanh"]
-""")  # fmt: skip
+""",
+    )
     out = tmp_path / "exp"
-    assert main(["experiment", str(grid), "--seeds", "2", "--out", str(out), "--data-dir", str(tiny_data),
-                 "--target", "0.5"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "experiment",
+                str(grid),
+                "--seeds",
+                "2",
+                "--out",
+                str(out),
+                "--data-dir",
+                str(tiny_data),
+                "--target",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     rows = read_rows(out / "results.csv")
     assert [(r["config"], r["seed"]) for r in rows] == [
-        ("activation=relu", "0"), ("activation=relu", "1"), ("activation=tanh", "0"), ("activation=tanh", "1")
-    ]  # fmt: skip
+        ("activation=relu", "0"),
+        ("activation=relu", "1"),
+        ("activation=tanh", "0"),
+        ("activation=tanh", "1"),
+    ]
     for r in rows:
         assert 0.0 <= float(r["test_accuracy"]) <= 1.0
         assert float(r["best_test_accuracy"]) >= float(r["test_accuracy"])
@@ -158,8 +184,21 @@ def test_experiment_user_errors(
 
 def test_notebooks_preset_rows(tiny_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "nbs"
-    argv = ["experiment", "--preset", "notebooks", "--only", "nb000", "nb004-6", "nb001-sound", "--epochs-scale",
-            "0.1", "--data-dir", str(tiny_data), "--out", str(out)]  # fmt: skip
+    argv = [
+        "experiment",
+        "--preset",
+        "notebooks",
+        "--only",
+        "nb000",
+        "nb004-6",
+        "nb001-sound",
+        "--epochs-scale",
+        "0.1",
+        "--data-dir",
+        str(tiny_data),
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     rows = read_rows(out / "results.csv")
     assert [r["config"] for r in rows] == ["nb000", "nb004-6", "nb001-sound"]
@@ -174,8 +213,18 @@ def test_preset_config_names() -> None:
     names = [j.config for j in jobs]
     expected = ["nb000", "nb001", "nb002", "nb003", *(f"nb004-{i}" for i in range(1, 7))]
     assert names == expected + [f"{n}-sound" for n in expected]
-    assert [j.reported for j in jobs[:10]] == [0.9359, 0.5732, 0.8575, 0.97, 0.966, 0.9799, 0.9295, 0.9059, 0.9128,
-                                               0.8584]  # fmt: skip
+    assert [j.reported for j in jobs[:10]] == [
+        0.9359,
+        0.5732,
+        0.8575,
+        0.97,
+        0.966,
+        0.9799,
+        0.9295,
+        0.9059,
+        0.9128,
+        0.8584,
+    ]
 
 
 # --- the notebooks' semantics, against transcriptions of their code ----------------------------
@@ -313,8 +362,13 @@ def test_nb004_matches_a_per_sample_loop(optimizer: str) -> None:
 def test_nb003_draws_batches_with_replacement_and_counts_epochs() -> None:
     data = tiny_images(n_train=200)
     seen: list[int] = []
-    trained = nb.train_nb003(data, np.random.default_rng(0), iterations=5, batch_size=100,
-                             on_epoch=lambda e, logs: seen.append(e))  # fmt: skip
+    trained = nb.train_nb003(
+        data,
+        np.random.default_rng(0),
+        iterations=5,
+        batch_size=100,
+        on_epoch=lambda e, logs: seen.append(e),
+    )
     assert seen == [0, 1, 2]  # 2 iterations per epoch: after 2, 4 and the last (5th)
     assert len(trained.history["test_accuracy"]) == 3
 
@@ -325,8 +379,17 @@ def test_sound_and_best_mlp_learn_the_tiny_problem() -> None:
         data, np.random.default_rng(0), hidden=[32], activation="relu", epochs=6
     )
     assert sound.test_accuracy > 0.8
-    best = presets.train_best_mlp(data, np.random.default_rng(0), hidden=[32], dropout=0.1, lr=3e-3,
-                                  weight_decay=1e-4, batch_size=32, epochs=6, max_shift=1)  # fmt: skip
+    best = presets.train_best_mlp(
+        data,
+        np.random.default_rng(0),
+        hidden=[32],
+        dropout=0.1,
+        lr=3e-3,
+        weight_decay=1e-4,
+        batch_size=32,
+        epochs=6,
+        max_shift=1,
+    )
     assert best.test_accuracy > 0.8
     assert len(best.history["test_accuracy"]) == 6
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from bareprop import plots  # noqa: E402
+from bareprop import plots
 
 
 def png(path: Path) -> tuple[int, int]:
@@ -29,11 +29,20 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_curves_single_and_overlaid(tmp_path: Path) -> None:
-    history = {"loss": [1.0, 0.5, 0.3], "accuracy": [0.7, 0.8, 0.9], "val_loss": [0.9, 0.6, 0.5],
-               "val_accuracy": [0.7, 0.85, 0.88], "test_accuracy": [0.69, 0.84, 0.87]}  # fmt: skip
+    history = {
+        "loss": [1.0, 0.5, 0.3],
+        "accuracy": [0.7, 0.8, 0.9],
+        "val_loss": [0.9, 0.6, 0.5],
+        "val_accuracy": [0.7, 0.85, 0.88],
+        "test_accuracy": [0.69, 0.84, 0.87],
+    }
     plots.save_curves(history, tmp_path / "c.png")
     assert png(tmp_path / "c.png")[0] > 600
-    runs = [("a", history), ("a", history), ("b", {"loss": [2.0, 1.0], "test_accuracy": [0.5, 0.6]})]
+    runs = [
+        ("a", history),
+        ("a", history),
+        ("b", {"loss": [2.0, 1.0], "test_accuracy": [0.5, 0.6]}),
+    ]
     plots.save_curves_overlay(runs, tmp_path / "o.png")
     png(tmp_path / "o.png")
 
@@ -58,19 +67,26 @@ def test_confusion_and_per_class(tmp_path: Path) -> None:
 
 
 def test_accuracy_by_config(tmp_path: Path) -> None:
-    plots.save_accuracy_by_config(["a", "b", "c"], [0.9, 0.95, 0.5], [0.01, 0.0, 0.2], tmp_path / "a.png",
-                                  reported=[0.93, None, 0.57])  # fmt: skip
+    plots.save_accuracy_by_config(
+        ["a", "b", "c"],
+        [0.9, 0.95, 0.5],
+        [0.01, 0.0, 0.2],
+        tmp_path / "a.png",
+        reported=[0.93, None, 0.57],
+    )
     png(tmp_path / "a.png")
 
 
 def test_most_confident_errors_order() -> None:
-    probs = np.array([
-        [0.9, 0.1],  # correct (label 0)
-        [0.6, 0.4],  # wrong, confidence 0.6
-        [0.05, 0.95],  # wrong, confidence 0.95
-        [0.2, 0.8],  # correct (label 1)
-        [0.3, 0.7],  # wrong, confidence 0.7
-    ])  # fmt: skip
+    probs = np.array(
+        [
+            [0.9, 0.1],  # correct (label 0)
+            [0.6, 0.4],  # wrong, confidence 0.6
+            [0.05, 0.95],  # wrong, confidence 0.95
+            [0.2, 0.8],  # correct (label 1)
+            [0.3, 0.7],  # wrong, confidence 0.7
+        ]
+    )
     labels = np.array([0, 1, 0, 1, 0])
     assert plots.most_confident_errors(probs, labels, 10).tolist() == [2, 4, 1]
     assert plots.most_confident_errors(probs, labels, 2).tolist() == [2, 4]

@@ -21,7 +21,8 @@ FIGURES = ["curves", "confusion_matrix", "samples", "misclassified", "first_laye
 # `chromium --dump-dom` prints.
 PROBE = """<script>window.addEventListener("load", () => {
   const r = document.createElement("pre"); r.id = "probe";
-  r.textContent = JSON.stringify([...document.images].map(i => [i.alt, i.naturalWidth, i.naturalHeight]));
+  r.textContent = JSON.stringify(
+    [...document.images].map(i => [i.alt, i.naturalWidth, i.naturalHeight]));
   document.body.appendChild(r);
 });</script>"""
 
@@ -33,8 +34,20 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("report")
     data = make_idx_dataset(root / "data")
     out = root / "run"
-    argv = ["train", "--data-dir", str(data), "--out", str(out), "--hidden", "16", "--epochs", "2",
-            "--batch-size", "32", "--quiet"]  # fmt: skip
+    argv = [
+        "train",
+        "--data-dir",
+        str(data),
+        "--out",
+        str(out),
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--quiet",
+    ]
     assert main(argv) == 0
     return out
 
@@ -48,7 +61,9 @@ def test_train_writes_every_figure_and_a_self_contained_report(run_dir: Path) ->
     config = json.loads((run_dir / "config.json").read_text())
     accuracy = f"{100 * config['test_accuracy']:.2f}%"
     assert f"test accuracy {accuracy}" in page  # the final metric
-    assert '"hidden": [' in html.unescape(page) and "<th>val_accuracy</th>" in page  # config and per-epoch table
+    assert (
+        '"hidden": [' in html.unescape(page) and "<th>val_accuracy</th>" in page
+    )  # config and per-epoch table
     assert page.count("<tr><td>") >= 2 + 4  # two epochs, four final metrics
 
 
@@ -62,19 +77,36 @@ def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         if os.environ.get("BAREPROP_REQUIRE_CHROMIUM"):
-            pytest.fail("chromium is required here (BAREPROP_REQUIRE_CHROMIUM is set) but not installed")
-        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium; .ci/run installs it)")
+            pytest.fail(
+                "chromium is required here (BAREPROP_REQUIRE_CHROMIUM is set) but not installed"
+            )
+        pytest.skip(
+            "chromium is not installed (Debian: apt-get install -y chromium; .ci/run installs it)"
+        )
     return path
 
 
 def render(page: Path, tmp_path: Path) -> list[list]:
     """Open ``page`` (with the probe added) in headless Chromium; each image's [alt, w, h]."""
     probed = tmp_path / f"probed-{page.name}"
-    probed.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    argv = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={tmp_path / 'chromium-profile'}", "--virtual-time-budget=10000",
-            "--dump-dom", probed.as_uri()]  # fmt: skip
+    probed.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"), encoding="utf-8"
+    )
+    argv = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        probed.as_uri(),
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     match = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
     assert match, f"no probe in chromium's DOM (exit {done.returncode}): {done.stderr[-2000:]}"

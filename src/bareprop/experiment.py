@@ -88,7 +88,8 @@ def load_grid(path: Path) -> Grid:
     unknown = sorted(set(data) - {"base", "grid", "seeds", "target"})
     if unknown:
         raise ValueError(
-            f"{path}: unknown top-level key(s) {', '.join(unknown)}; expected base, grid, seeds, target"
+            f"{path}: unknown top-level key(s) {', '.join(unknown)}; expected base, grid, seeds, "
+            f"target"
         )
     base, sweep = data.get("base", {}), data.get("grid", {})
     if not isinstance(base, dict) or not isinstance(sweep, dict):

@@ -14,6 +14,7 @@ accuracy. ``on_epoch(epoch, logs)`` is called after each epoch.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -336,10 +337,11 @@ class ScalarMomentAdam(Optimizer):
 def _nb004_model(
     hidden: list[int], activation: str, init: str, rng: np.random.Generator
 ) -> Sequential:
-    """784-[hidden]-10 logits; "glorot": uniform weights, zero biases; "he": normal, randn biases."""
+    """784-[hidden]-10 logits; "glorot": uniform weights and zero biases;
+    "he": normal weights and randn biases."""
     sizes = [784, *hidden, 10]
     layers: list[Layer] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         if init == "glorot":
             lin = Linear(fan_in, fan_out, init="glorot_uniform", rng=rng)
         else:

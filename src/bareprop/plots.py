@@ -14,11 +14,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import PercentFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import PercentFormatter
 
-from bareprop.serialization import atomic_write  # noqa: E402
+from bareprop.serialization import atomic_write
 
 _ACCURACY_KEYS = (
     ("accuracy", "train", "o-"),
@@ -135,7 +135,8 @@ def save_samples(
 
 
 def most_confident_errors(probs: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """Indices of up to ``n`` misclassified samples, most confident (highest top probability) first."""
+    """Indices of up to ``n`` misclassified samples, the most confident (highest top
+    probability) first."""
     predicted = probs.argmax(axis=1)
     wrong = np.flatnonzero(predicted != labels)
     confidence = probs[wrong, predicted[wrong]]
@@ -201,17 +202,21 @@ def save_per_class(confusion: np.ndarray, path: Path) -> None:
 
 
 def save_accuracy_by_config(
-    names: Sequence[str], means: Sequence[float], stds: Sequence[float], path: Path, *,
+    names: Sequence[str],
+    means: Sequence[float],
+    stds: Sequence[float],
+    path: Path,
+    *,
     reported: Sequence[float | None] | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Mean test accuracy per configuration with error bars (std over seeds); a notebook's
     reported figure, where given, as a black marker."""
     y = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1.2))
     ax.barh(y, means, xerr=stds, color="tab:blue", alpha=0.8, capsize=3, label="ours (mean ± std)")
     if reported is not None and any(r is not None for r in reported):
-        ry = [i for i, r in enumerate(reported) if r is not None]
-        ax.plot([reported[i] for i in ry], ry, "kD", label="notebook reported")
+        points = [(r, i) for i, r in enumerate(reported) if r is not None]
+        ax.plot([r for r, _ in points], [i for _, i in points], "kD", label="notebook reported")
     ax.set_yticks(y)
     ax.set_yticklabels(names, fontsize=8)
     ax.invert_yaxis()

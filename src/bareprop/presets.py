@@ -108,13 +108,16 @@ NOTEBOOKS: list[NotebookSpec] = [
             batch_size=16,
             epochs=10,
         ),
-        "The notebook's 93.59% is one run from an unseeded np.random. With its recipe the result depends "
-        "on the draw of the std-1 output weights (which can saturate the output sigmoids); the seed "
+        "The notebook's 93.59% is one run from an unseeded np.random. With its recipe the result "
+        "depends "
+        "on the draw of the std-1 output weights (which can saturate the output sigmoids); the "
+        "seed "
         "spread above shows how much. Its own Keras twin reached 93.98%.",
     ),
     NotebookSpec(
         "nb001",
-        "001: 784-10 sigmoid, quadratic cost, randn init, bias update averaged, lr 3.0 bs 16, 30 ep",
+        "001: 784-10 sigmoid, quadratic cost, randn init, bias update averaged, lr 3.0 bs 16, 30 "
+        "ep",
         0.5732,
         "57.32%",
         [],
@@ -131,18 +134,26 @@ NOTEBOOKS: list[NotebookSpec] = [
             batch_size=16,
             epochs=30,
         ),
-        "57% is not what a 784-10 model can do (see the sound row), and our faithful runs end higher. "
-        "Std-1 weights on 784 inputs give pre-activations with a std near 9, so output sigmoids start "
-        "saturated and the quadratic cost's gradient (a - y) * sigmoid'(z) vanishes for them; the bias "
-        "update is averaged, so biases learn 16x slower and cannot pull a unit out. How many units stay "
-        "stuck depends on the initial draw: the accuracy climbs in steps (the notebook's log jumps from "
+        "57% is not what a 784-10 model can do (see the sound row), and our faithful runs end "
+        "higher. "
+        "Std-1 weights on 784 inputs give pre-activations with a std near 9, so output sigmoids "
+        "start "
+        "saturated and the quadratic cost's gradient (a - y) * sigmoid'(z) vanishes for them; the "
+        "bias "
+        "update is averaged, so biases learn 16x slower and cannot pull a unit out. How many "
+        "units stay "
+        "stuck depends on the initial draw: the accuracy climbs in steps (the notebook's log "
+        "jumps from "
         "51% to 57% at epoch 5) and plateaus. In 7 further seeds (10-16, same code) we measured "
-        "67.1-91.8%, none as low as 57%: the notebook's single draw left more units stuck. The update "
-        "rule itself is checked against a transcription of the notebook's code (tests/test_experiment.py).",
+        "67.1-91.8%, none as low as 57%: the notebook's single draw left more units stuck. The "
+        "update "
+        "rule itself is checked against a transcription of the notebook's code "
+        "(tests/test_experiment.py).",
     ),
     NotebookSpec(
         "nb002",
-        "002: 784-128-10 ReLU, softmax CE, raw 0..255 pixels, std=1/fan_in, deltas clipped, lr 1e-5 bs 128, 3 ep",
+        "002: 784-128-10 ReLU, softmax CE, raw 0..255 pixels, std=1/fan_in, deltas clipped, lr "
+        "1e-5 bs 128, 3 ep",
         0.8575,
         "85.75%",
         [128],
@@ -161,12 +172,14 @@ NOTEBOOKS: list[NotebookSpec] = [
         ),
         "Three epochs at lr 1e-5 on unscaled pixels with every delta clipped to +-1 are far from "
         "convergence, so the result depends strongly on the initial draw and the data order. The "
-        "notebook's figure is also the mean of per-batch accuracies (the last test batch has 16 images) "
+        "notebook's figure is also the mean of per-batch accuracies (the last test batch has 16 "
+        "images) "
         "rather than the accuracy over the 10000 images.",
     ),
     NotebookSpec(
         "nb003",
-        "003: TwoLayerNet 784-50-10 ReLU, 0.01*randn, batches of 100 with replacement, lr 0.1, 10000 it",
+        "003: TwoLayerNet 784-50-10 ReLU, 0.01*randn, batches of 100 with replacement, lr 0.1, "
+        "10000 it",
         0.97,
         "none (10.3% at iteration 0; ~97% expected)",
         [50],
@@ -183,8 +196,10 @@ NOTEBOOKS: list[NotebookSpec] = [
             batch_size=100,
             epochs=17,
         ),
-        "The notebook reports no final accuracy: `iter_per_epoch = max(train_size, batch_size, 1)` is "
-        "60000 (meant: train_size / batch_size), so it printed only at iteration 0 (10.4% train, 10.3% "
+        "The notebook reports no final accuracy: `iter_per_epoch = max(train_size, batch_size, "
+        "1)` is "
+        "60000 (meant: train_size / batch_size), so it printed only at iteration 0 (10.4% train, "
+        "10.3% "
         "test, the untrained net). We compare with the ~97% this recipe is known to end near.",
     ),
     _nb004(
@@ -226,8 +241,10 @@ NOTEBOOKS: list[NotebookSpec] = [
         "adam",
         15,
         0.8584,
-        "Not Adam: one scalar second moment shared by all weights (beta2 = 0.5, no bias correction) "
-        "scales every step by 1/||summed gradient||, a normalised gradient step whose size does not "
+        "Not Adam: one scalar second moment shared by all weights (beta2 = 0.5, no bias "
+        "correction) "
+        "scales every step by 1/||summed gradient||, a normalised gradient step whose size does "
+        "not "
         "shrink as the loss falls, so training stalls at a noisy plateau.",
     ),
 ]

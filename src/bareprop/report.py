@@ -55,8 +55,10 @@ def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
 
 
 def figures_html(figures: dict[str, Path]) -> str:
-    return "\n".join(f"<figure>{img_tag(p, name)}<figcaption>{html.escape(name)}</figcaption></figure>"
-                     for name, p in figures.items())  # fmt: skip
+    return "\n".join(
+        f"<figure>{img_tag(p, name)}<figcaption>{html.escape(name)}</figcaption></figure>"
+        for name, p in figures.items()
+    )
 
 
 def epoch_table(history: dict[str, list[float]]) -> str:
@@ -114,8 +116,12 @@ def run_figures(result: Any, out_dir: Path) -> dict[str, Path]:
 
 def write_run_report(result: Any, out_dir: Path, files: dict[str, Path]) -> Path:
     """``out_dir/report.html`` for one :class:`bareprop.run.RunResult`; figures from ``files``."""
-    metrics = [["test accuracy", f"{100 * result.test_accuracy:.2f}%"], ["test loss", f"{result.test_loss:.4f}"],
-               ["training seconds", f"{result.seconds:.1f}"], ["epochs", len(result.history["loss"])]]  # fmt: skip
+    metrics = [
+        ["test accuracy", f"{100 * result.test_accuracy:.2f}%"],
+        ["test loss", f"{result.test_loss:.4f}"],
+        ["training seconds", f"{result.seconds:.1f}"],
+        ["epochs", str(len(result.history["loss"]))],
+    ]
     figures = {k: p for k, p in files.items() if p.suffix == ".png" and p.exists()}
     config = json.dumps(result.config.to_dict(), indent=2)
     sections = [
@@ -190,16 +196,20 @@ def write_experiment_report(
             out / "accuracy_by_config.png"
         )
         plotting.save_accuracy_by_config(
-            [s.config for s in summaries], [s.mean for s in summaries], [s.std for s in summaries],
+            [s.config for s in summaries],
+            [s.mean for s in summaries],
+            [s.std for s in summaries],
             out / "accuracy_by_config.png",
             reported=[s.job.reported if s.job is not None else None for s in summaries],
-        )  # fmt: skip
+        )
         figures["all runs overlaid"] = out / "curves_overlay.png"
         plotting.save_curves_overlay(
             [(r.job.config, r.history) for r in records], out / "curves_overlay.png"
         )
-    per_run = "\n".join(f"<h3>{html.escape(r.job.config)} seed {r.seed}</h3>{epoch_table(r.history)}"
-                        for r in records)  # fmt: skip
+    per_run = "\n".join(
+        f"<h3>{html.escape(r.job.config)} seed {r.seed}</h3>{epoch_table(r.history)}"
+        for r in records
+    )
     body = markdown_html(markdown.split("\n", 1)[1] if markdown.startswith("# ") else markdown)
     sections = [
         ("", body),

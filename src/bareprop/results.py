@@ -16,7 +16,7 @@ def summary_rows(summaries: list[Summary]) -> tuple[list[str], list[list[str]]]:
         "config",
         "runs",
         "test accuracy",
-        "min – max",
+        "min to max",
         "best epoch acc.",
         "s/epoch",
         "s to target",
@@ -33,7 +33,7 @@ def summary_rows(summaries: list[Summary]) -> tuple[list[str], list[list[str]]]:
                 s.config,
                 str(s.n),
                 pm(s),
-                f"{pct(s.low)} – {pct(s.high)}",
+                f"{pct(s.low)} to {pct(s.high)}",
                 pct(s.best_mean),
                 f"{s.seconds_per_epoch:.2f}",
                 reach,
@@ -72,7 +72,7 @@ def notebook_comparison(summaries: list[Summary]) -> str:
                 s.job.notes.get("title", ""),
                 s.job.reported_text,
                 pm(s),
-                f"{pct(s.low)} – {pct(s.high)}",
+                f"{pct(s.low)} to {pct(s.high)}",
                 flag,
                 pm(sound) if sound else "—",
             ]
@@ -81,14 +81,18 @@ def notebook_comparison(summaries: list[Summary]) -> str:
             assert s.job.reported is not None
             gap = 100 * (s.mean - s.job.reported)
             reasons.append(
-                f"- **{s.config}**: ours {pm(s)} over {s.n} seeds vs {s.job.reported_text} reported "
+                f"- **{s.config}**: ours {pm(s)} over {s.n} seeds vs {s.job.reported_text} "
+                f"reported "
                 f"({gap:+.2f} points). {s.job.notes.get('why', '')}"
             )
     text = [_table(header, rows)]
     text.append(
-        "\n*differs?*: the reported figure lies further from our mean than twice the standard deviation "
-        "over seeds (at least 0.1 point). *sound recipe*: the same network trained as we would today "
-        "(pixels in [0, 1], softmax cross-entropy averaged over the batch, He/Glorot init, Adam with a "
+        "\n*differs?*: the reported figure lies further from our mean than twice the standard "
+        "deviation "
+        "over seeds (at least 0.1 point). *sound recipe*: the same network trained as we would "
+        "today "
+        "(pixels in [0, 1], softmax cross-entropy averaged over the batch, He/Glorot init, Adam "
+        "with a "
         "cosine-decayed lr 1e-3, batches of 128, the notebook's number of epochs but at most 5)."
     )
     if reasons:

@@ -18,8 +18,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "experiment",
         help="run a grid of training configurations (or a preset) with several seeds",
-        description="Run every configuration of GRID.toml (a [base] table of train options and a [grid] "
-        "table of lists to sweep) or of a preset, once per seed; write results.csv, "
+        description="Run every configuration of GRID.toml (a [base] table of train options and a "
+        "[grid] table of lists to sweep) or of a preset, once per seed; write results.csv, "
         "results.md and report.html.",
     )
     p.add_argument(
@@ -185,8 +185,9 @@ class Display:
         elapsed = time.perf_counter() - self.started
         eta = elapsed / max(self.done_epochs, 1) * max(self.total - self.done_epochs, 0)
         self.console.print(
-            f"{self.label}: test {100 * row['test_accuracy']:.2f}% (best {100 * row['best_test_accuracy']:.2f}% "
-            f"at epoch {row['best_epoch']}), {row['seconds_per_epoch']:.2f} s/epoch; "
+            f"{self.label}: test {100 * row['test_accuracy']:.2f}% "
+            f"(best {100 * row['best_test_accuracy']:.2f}% at epoch {row['best_epoch']}), "
+            f"{row['seconds_per_epoch']:.2f} s/epoch; "
             f"elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min",
             soft_wrap=True,
         )
