@@ -47,6 +47,8 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
     A reader never sees a half-written ``path``: either the old file or the complete new one.
     """
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: the folder {path.parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
