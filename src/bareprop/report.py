@@ -23,8 +23,8 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
+th { background: #f3f3f3; } td.num { text-align: right; }
 figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
 code { background: #f5f5f5; padding: 0 3px; } .metric { font-size: 1.3em; font-weight: bold; }
 """
@@ -39,9 +39,15 @@ def img_tag(path: Path, alt: str) -> str:
 def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+        "<tr>" + "".join(_td(html.escape(str(c))) for c in row) + "</tr>" for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _td(content: str) -> str:
+    """A cell; numbers (and ranges, ``±``, percentages) are right-aligned."""
+    numeric = re.fullmatch(r"[\d.,:+\-±%() ]+|[\d.%]+ to [\d.%]+|never.*", content)
+    return f'<td class="num">{content}</td>' if numeric else f"<td>{content}</td>"
 
 
 def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
@@ -173,7 +179,7 @@ def _inline(text: str) -> str:
 
 def _inline_table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{_inline(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(_td(_inline(c)) for c in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
