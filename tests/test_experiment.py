@@ -67,6 +67,11 @@ lr = [0.001, 0.01, 0.1]
     assert all(c.hidden == [16] and c.epochs == 1 for _, c in configs)
 
 
+def test_example_grid_file_is_valid() -> None:
+    grid = load_grid(Path(__file__).resolve().parents[1] / "examples" / "activations.toml")
+    assert len(grid.configs()) == 6 and grid.seeds == 3 and grid.target == 0.975
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
