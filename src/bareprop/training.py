@@ -19,7 +19,7 @@ from bareprop.doctor import Doctor
 from bareprop.doctor import TrainingDiverged as TrainingDiverged  # re-exported
 from bareprop.layers import Layer, Sigmoid
 from bareprop.losses import Loss, softmax
-from bareprop.model import Sequential
+from bareprop.model import Sequential, fast_training
 from bareprop.optimizers import Optimizer
 from bareprop.schedules import Schedule, get_schedule
 
@@ -142,9 +142,10 @@ def fit(
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds"):
         history.setdefault(key, [])
     doctor = Doctor(model, x)
+    x_batch = np.empty((min(batch_size, n), x.shape[1]), dtype)  # reused by every step
     step = state.step
     try:
-        with deferred_sigint() as stop:
+        with deferred_sigint() as stop, fast_training(model):
             for epoch in range(state.epoch, epochs):
                 start_time = time.perf_counter() - state.seconds
                 model.train()
@@ -158,7 +159,7 @@ def fit(
                 reporter.start_epoch(epoch)
                 for start in range(state.batch * batch_size, n, batch_size):
                     idx = order[start : start + batch_size]
-                    xb, yb = x[idx], y[idx]
+                    xb, yb = np.take(x, idx, axis=0, out=x_batch[: len(idx)], mode="clip"), y[idx]
                     out = model.forward(xb)
                     batch_loss = loss.forward(out, yb)
                     if not math.isfinite(batch_loss):

@@ -30,7 +30,9 @@ class Parser(argparse.ArgumentParser):
 def _commands() -> list[ModuleType]:
     from bareprop.cli import compare, evaluate, experiment, gradcheck, predict, replay, trace, train
 
-    return [train, evaluate, predict, gradcheck, compare, trace, experiment, replay]
+    from bareprop.cli import bench  # issue 4
+
+    return [train, evaluate, predict, gradcheck, compare, trace, experiment, replay, bench]
 
 
 def build_parser() -> Parser:

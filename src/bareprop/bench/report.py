@@ -1,0 +1,155 @@
+"""The tables ``bareprop bench`` prints (rich on a terminal, or Markdown for BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from bareprop.bench import LABELS, BenchResult
+from bareprop.bench.contenders import EPOCH_SAMPLES
+
+COLUMNS = ("config", "contender", "s/epoch", "min-max", "samples/s", "vs PyTorch", "vs GEMMs")
+PREDICT_COLUMNS = ("task", "s per 10k", "min-max", "vs PyTorch")
+
+
+def _fmt(value: float, spec: str) -> str:
+    return "-" if math.isnan(value) else format(value, spec)
+
+
+def training_rows(result: BenchResult) -> list[dict[str, str]]:
+    """One row per (config, contender): median s/epoch [min-max], samples/s and ratios."""
+    rows = []
+    for s in result.series:
+        if s.task.endswith("predict"):
+            continue
+        name = s.config.name
+        label = LABELS[s.task] + (f" ({s.variant})" if s.variant and s.variant != "default" else "")
+        gemms = result.get("gemms", name)
+        rows.append({
+            "config": name,
+            "contender": label,
+            "s/epoch": _fmt(s.median, ".3f"),
+            "min-max": f"{min(s.values):.3f}-{max(s.values):.3f}" if s.values else "-",
+            "samples/s": _fmt(EPOCH_SAMPLES / s.median, ",.0f"),
+            "vs PyTorch": _fmt(result.ratio(s.task, name), ".2f") + "x",
+            "vs GEMMs": _fmt(s.median / gemms.median if gemms else math.nan, ".2f") + "x",
+        })  # fmt: skip
+    return rows
+
+
+def predict_rows(result: BenchResult) -> list[dict[str, str]]:
+    rows = []
+    for s in result.series:
+        if s.task.endswith("predict"):
+            ratio = result.ratio(s.task, s.config.name, "torch-predict")
+            rows.append({
+                "task": LABELS[s.task],
+                "s per 10k": _fmt(s.median, ".4f"),
+                "min-max": f"{min(s.values):.4f}-{max(s.values):.4f}",
+                "vs PyTorch": _fmt(ratio, ".2f") + "x",
+            })  # fmt: skip
+    return rows
+
+
+def parts_rows(result: BenchResult) -> list[dict[str, str]]:
+    """Each part of a bareprop step, in s/epoch, beside the GEMMs-alone time."""
+    rows = []
+    for name, parts in result.parts.items():
+        gemms = result.get("gemms", name)
+        if gemms:
+            rows.append(
+                {"config": name, "part": "(the GEMMs alone)", "s/epoch": _fmt(gemms.median, ".3f")}
+            )
+        for part, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
+            rows.append({"config": name, "part": part, "s/epoch": f"{seconds:.3f}"})
+        rows.append(
+            {"config": name, "part": "sum of the parts", "s/epoch": f"{sum(parts.values()):.3f}"}
+        )
+    return rows
+
+
+def targets(result: BenchResult) -> list[str]:
+    """The issue's targets, each with the measured figure."""
+    lines = []
+
+    def add(what: str, value: float, goal: str) -> None:
+        if not math.isnan(value):
+            lines.append(f"{what}: {value:.2f}x (target {goal})")
+
+    for s in result.series:
+        if s.task != "bareprop":
+            continue
+        name = s.config.name
+        add(
+            f"{name}: bareprop vs PyTorch eager throughput",
+            result.ratio("bareprop", name),
+            ">= 1.5x" if "sgd" in name else ">= 1.4x",
+        )
+        add(
+            f"{name}: bareprop vs PyTorch fused Adam",
+            result.ratio("bareprop", name, "torch-fused"),
+            ">= 1.1x",
+        )
+        gemms = result.get("gemms", name)
+        if gemms:
+            add(f"{name}: bareprop epoch / GEMMs-alone", s.median / gemms.median, "<= 1.2x")
+    add("predict 10k: bareprop vs PyTorch eager", _predict_ratio(result), "> 1x")
+    return lines
+
+
+def _predict_ratio(result: BenchResult) -> float:
+    for s in result.series:
+        if s.task == "bareprop-predict":
+            return result.ratio("bareprop-predict", s.config.name, "torch-predict")
+    return math.nan
+
+
+def meta_line(result: BenchResult) -> str:
+    m = result.meta
+    extra = "  ".join(f"{k} {m[k]}" for k in ("numpy", "torch", "sklearn") if k in m)
+    load = m.get("load_average")
+    return (
+        f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads; Python {m['python']}  {extra}; "
+        f"{m['rounds']} rounds, interleaved" + (f"; load average at the end {load}" if load else "")
+    )
+
+
+def print_tables(result: BenchResult, console: Any = None) -> None:
+    """Print the three tables and the targets with rich."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    for title, rows in (
+        ("Training, one epoch of MNIST (median over rounds)", training_rows(result)),
+        ("Prediction of the 10k test set", predict_rows(result)),
+        ("Where a bareprop step goes (s/epoch)", parts_rows(result)),
+    ):
+        if not rows:
+            continue
+        table = Table(title=title)
+        for column in rows[0]:
+            table.add_column(
+                column,
+                justify="left" if column in ("config", "contender", "task", "part") else "right",
+            )
+        for row in rows:
+            table.add_row(*row.values())
+        console.print(table)
+    for line in targets(result):
+        console.print(line)
+    console.print(meta_line(result), style="dim")
+
+
+def to_markdown(result: BenchResult) -> str:
+    """The same tables as Markdown."""
+    out = []
+    for rows in (training_rows(result), predict_rows(result), parts_rows(result)):
+        if rows:
+            out.append("| " + " | ".join(rows[0]) + " |")
+            out.append("|" + "---|" * len(rows[0]))
+            out += ["| " + " | ".join(r.values()) + " |" for r in rows]
+            out.append("")
+    out += [f"- {line}" for line in targets(result)]
+    out.append(f"\n{meta_line(result)}")
+    return "\n".join(out) + "\n"
