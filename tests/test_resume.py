@@ -8,7 +8,9 @@ weights bit-identical to a run that was never interrupted, and the same per-epoc
 from __future__ import annotations
 
 import csv
+import gzip
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,6 +144,14 @@ def test_resume_refuses_conflicting_options(
     assert "conflicts with --resume" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "absent")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+    own_data = tmp_path / "data"
+    shutil.copytree(data, own_data)
+    changed = tmp_path / "changed"
+    train_run(TrainConfig(hidden=[8], epochs=1, data_dir=str(own_data)), verbose=0, run_dir=changed)
+    labels = own_data / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(gzip.compress(gzip.decompress(labels.read_bytes())[:-1] + b"\x07"))
+    assert main(["train", "--resume", str(changed)]) == 2
+    assert "not those the run started with" in capsys.readouterr().err
     assert main(["train", "--resume", str(out), "--lr", "0.002", "--quiet", "--no-plots"]) == 0
 
 

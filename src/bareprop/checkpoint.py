@@ -162,6 +162,7 @@ def save_checkpoint(
     rngs: dict[str, np.random.Generator],
     state: FitState,
     config: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Write a checkpoint of a training run to ``path`` atomically.
 
@@ -172,6 +173,7 @@ def save_checkpoint(
         rngs: every generator the run draws from, by name (their states are saved).
         state: where ``fit`` is.
         config: the run's config as a plain dict, kept so that a resume needs nothing else.
+        extra: anything else JSON-friendly to keep (``bareprop train`` keeps the data's SHA-256).
     """
     arrays = {f"param_{i}": p.data for i, p in enumerate(model.parameters())}
     opt_plain, opt_arrays = _split_optimizer(optimizer.state_dict())
@@ -180,6 +182,7 @@ def save_checkpoint(
         "format": FORMAT,
         "version": VERSION,
         "config": config or {},
+        "extra": extra or {},
         "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
         "fit": asdict(state),
         "optimizer": opt_plain,
@@ -200,6 +203,7 @@ class Checkpoint:
     optimizer: dict[str, Any]
     rngs: dict[str, dict[str, Any]]
     fit: FitState
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
@@ -236,7 +240,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         params = [arrays[f"param_{i}"] for i in range(int(meta["n_params"]))]
         optimizer = _join_optimizer(meta["optimizer"], arrays)
         fit = FitState(**meta["fit"])
-        return Checkpoint(meta["config"], params, optimizer, meta["rngs"], fit)
+        return Checkpoint(
+            meta["config"], params, optimizer, meta["rngs"], fit, meta.get("extra", {})
+        )
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint ({e})") from None
 

@@ -22,7 +22,7 @@ from bareprop.config import TrainConfig
 from bareprop.datasets import load_mnist
 from bareprop.losses import LOSSES, Loss
 from bareprop.manifest import FILENAME as MANIFEST
-from bareprop.manifest import build_manifest
+from bareprop.manifest import build_manifest, data_sha256
 from bareprop.model import Sequential, build_mlp
 from bareprop.optimizers import OPTIMIZERS, Optimizer
 from bareprop.serialization import atomic_write, save
@@ -123,10 +123,12 @@ class _Checkpointer:
 
     def __init__(self, path: Path, config: TrainConfig, **parts: Any) -> None:
         self.path, self.config, self.parts = path, config, parts
+        # A resume must read the same data: kept to be checked then.
+        self.extra = {"data_sha256": data_sha256(config.data_dir)}
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(self.path, config=self.config.to_dict(), **self.parts)
+        save_checkpoint(self.path, config=self.config.to_dict(), extra=self.extra, **self.parts)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         self.save()

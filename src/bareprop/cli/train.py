@@ -165,12 +165,16 @@ def resume_config(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
     with another learning rate (say) would not be the run any more.
     """
     from bareprop.checkpoint import FILENAME, load_checkpoint
+    from bareprop.manifest import data_sha256
 
     folder: Path = args.resume
     if (folder / "model.npz").exists():
         raise ValueError(f"--resume {folder}: this run already finished (model.npz exists)")
     checkpoint = load_checkpoint(folder / FILENAME)
     config = TrainConfig.from_dict(checkpoint.config)
+    recorded = checkpoint.extra.get("data_sha256")
+    if recorded is not None and recorded != data_sha256(config.data_dir):
+        raise ValueError(f"--resume {folder}: the data files are not those the run started with")
     for name in TrainConfig.__dataclass_fields__:
         given, own = getattr(args, name, None), getattr(config, name)
         if hasattr(args, name) and given != getattr(DEFAULTS, name) and given != own:
