@@ -170,6 +170,20 @@ activation = ["relu", "tanh"]
     assert "| activation=relu | 2 |" in (out / "results.md").read_text()
 
 
+def test_parallel_runs_give_the_same_results(tiny_data: Path, tmp_path: Path) -> None:
+    grid = write(
+        tmp_path / "g.toml", "[base]\nhidden = [8]\nepochs = 1\n[grid]\nlr = [0.001, 0.01]\n"
+    )
+    accuracies = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}"
+        argv = ["experiment", str(grid), "--seeds", "2", "--jobs", jobs, "--out", str(out)]
+        assert main([*argv, "--data-dir", str(tiny_data)]) == 0
+        rows = read_rows(out / "results.csv")
+        accuracies.append([(r["config"], r["seed"], r["test_accuracy"]) for r in rows])
+    assert accuracies[0] == accuracies[1] and len(accuracies[0]) == 4
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -28,7 +28,7 @@ import math
 import statistics
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -198,36 +198,64 @@ def run_jobs(
     target: float = DEFAULT_TARGET,
     out_dir: Path | None = None,
     show: Any = None,
+    workers: int = 1,
 ) -> list[RunRecord]:
     """Run every job with every seed; rewrite ``out_dir/results.csv`` after each run.
 
-    ``show`` is a progress display with ``start(i, n, job, seed, epochs)``, ``epoch()`` and
-    ``finish(record)`` (see :mod:`bareprop.cli.experiment`), or None.
+    Args:
+        workers: runs at a time, each in a forked process (POSIX); results do not depend on it.
+            Give each process one BLAS thread (``OPENBLAS_NUM_THREADS=1``) when using several.
+        show: a progress display with ``start(i, n, job, seed)``, ``epoch()`` and
+            ``finish(record, i, n)`` (see :mod:`bareprop.cli.experiment`), or None.
     """
-    records: list[RunRecord] = []
     plan = [(job, seed) for job in jobs for seed in seeds]
-    for i, (job, seed) in enumerate(plan):
-        if show is not None:
-            show.start(i, len(plan), job, seed)
-        trained = job.run(seed, (lambda epoch, logs: show.epoch()) if show is not None else None)
-        row = {
-            "config": job.config,
-            "seed": seed,
-            **_flat(job.options),
-            **run_metrics(trained.history, target),
-        }
+    records: list[RunRecord | None] = [None] * len(plan)
+    for i, history in _histories(plan, show, workers):
+        job, seed = plan[i]
+        row = {"config": job.config, "seed": seed, **_flat(job.options)}
+        row.update(run_metrics(history, target))
         if job.reported is not None:
             row["reported"] = job.reported
-        records.append(RunRecord(job, seed, trained.history, row))
+        records[i] = RunRecord(job, seed, history, row)
+        done = [r for r in records if r is not None]
         if out_dir is not None:
-            write_csv(out_dir / "results.csv", [r.row for r in records])
+            write_csv(out_dir / "results.csv", [r.row for r in done])
             histories = [
-                {"config": r.job.config, "seed": r.seed, "history": r.history} for r in records
+                {"config": r.job.config, "seed": r.seed, "history": r.history} for r in done
             ]
             write_text(out_dir / HISTORIES, json.dumps(histories) + "\n")
         if show is not None:
-            show.finish(records[-1])
-    return records
+            show.finish(records[i], i, len(plan))
+    return [r for r in records if r is not None]
+
+
+_PLAN: list[tuple[Job, int]] = []  # what forked workers run, inherited from the parent
+
+
+def _run_planned(i: int) -> tuple[int, dict[str, list[float]]]:
+    job, seed = _PLAN[i]
+    return i, job.run(seed, None).history
+
+
+def _histories(
+    plan: list[tuple[Job, int]], show: Any, workers: int
+) -> Iterator[tuple[int, dict[str, list[float]]]]:
+    """``(index in plan, history)`` as runs finish: in order, or from a pool of forked processes."""
+    if workers <= 1 or len(plan) <= 1:
+        for i, (job, seed) in enumerate(plan):
+            if show is not None:
+                show.start(i, len(plan), job, seed)
+            hook = (lambda epoch, logs: show.epoch()) if show is not None else None
+            yield i, job.run(seed, hook).history
+        return
+    import multiprocessing
+
+    global _PLAN
+    _PLAN = plan
+    if show is not None:
+        show.start(0, len(plan), plan[0][0], plan[0][1])
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap_unordered(_run_planned, range(len(plan)))
 
 
 def load_records(out_dir: Path, jobs: list[Job]) -> list[RunRecord]:

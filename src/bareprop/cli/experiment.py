@@ -74,6 +74,13 @@ def add_parser(sub: Any) -> None:
         help="multiply every configuration's epochs (iterations) by F, at least 1 (default: 1)",
     )
     p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="runs at a time, in forked processes (set OPENBLAS_NUM_THREADS=1); default 1",
+    )
+    p.add_argument(
         "--quick", action="store_true", help="a fast smoke run: --limit 6000 --epochs-scale 0.2"
     )
     p.add_argument("--data-dir", metavar="DIR", default=None, help="folder with the four IDX files")
@@ -133,6 +140,8 @@ def _check(args: argparse.Namespace) -> None:
     if args.quick:
         args.limit = args.limit or 6000
         args.epochs_scale = 0.2 if args.epochs_scale == 1.0 else args.epochs_scale
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
     if args.seeds is not None and args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
     if args.limit is not None and args.limit < 10:
@@ -146,7 +155,7 @@ def _check(args: argparse.Namespace) -> None:
 class Display:
     """Which run of how many, its epochs, and the ETA, with rich; one printed line per run."""
 
-    def __init__(self, total_epochs: int) -> None:
+    def __init__(self, total_epochs: int, workers: int = 1) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -169,6 +178,8 @@ class Display:
         self.task = self.progress.add_task("", total=total_epochs)
         self.started = time.perf_counter()
         self.done_epochs = 0
+        self.finished = 0
+        self.forked = workers > 1
         self.total = total_epochs
         self.progress.start()
 
@@ -180,8 +191,14 @@ class Display:
         self.done_epochs += 1
         self.progress.advance(self.task)
 
-    def finish(self, record: Any) -> None:
+    def finish(self, record: Any, i: int, n: int) -> None:
         row = record.row
+        self.label = f"run {i + 1}/{n}: {record.job.config} seed {record.seed}"
+        self.finished += 1
+        if self.forked:  # forked runs report no epochs as they go: count them when they end
+            self.done_epochs += len(record.history["test_accuracy"])
+            self.progress.update(self.task, completed=self.done_epochs)
+            self.progress.update(self.task, description=f"{self.finished}/{n} runs done")
         elapsed = time.perf_counter() - self.started
         eta = elapsed / max(self.done_epochs, 1) * max(self.total - self.done_epochs, 0)
         self.console.print(
@@ -214,6 +231,8 @@ def _command(args: argparse.Namespace, n_seeds: int) -> str:
             parts += [flag, str(value)]
     if args.epochs_scale != 1.0:
         parts += ["--epochs-scale", str(args.epochs_scale)]
+    if args.jobs != 1:
+        parts += ["--jobs", str(args.jobs)]
     if args.only:
         parts += ["--only", *args.only]
     if args.no_sound:
@@ -250,10 +269,10 @@ def run(args: argparse.Namespace) -> int:
     command = _command(args, n_seeds)
     meta = {"title": title, "command": command, "target": target, "seeds": n_seeds}
     write_text(out / "experiment.json", json.dumps(meta, indent=2) + "\n")
-    display = Display(sum(_epochs(j) for j in jobs) * n_seeds)
+    display = Display(sum(_epochs(j) for j in jobs) * n_seeds, args.jobs)
     try:
         records = experiment.run_jobs(
-            jobs, list(range(n_seeds)), target=target, out_dir=out, show=display
+            jobs, list(range(n_seeds)), target=target, out_dir=out, show=display, workers=args.jobs
         )
     finally:
         display.close()
