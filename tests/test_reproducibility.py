@@ -138,3 +138,19 @@ def test_replay_refuses_changed_data(
     assert err.count("\n") == 1 and "t10k-labels-idx1-ubyte.gz" in err and "SHA-256" in err
     assert main(["replay", str(tmp_path / "nothing")]) == 2
     assert "no manifest" in capsys.readouterr().err
+
+
+def test_no_module_calls_the_global_random_functions() -> None:
+    """Every draw goes through a Generator passed in: no ``np.random.rand``, ``seed``, ..."""
+    import re
+
+    allowed = {"default_rng", "Generator", "SeedSequence", "PCG64", "BitGenerator"}
+    src = Path(bp.__file__).parent
+    offenders = [
+        f"{path.relative_to(src)}: np.random.{name}"
+        for path in src.rglob("*.py")
+        for line in path.read_text("utf-8").splitlines()
+        for name in re.findall(r"\bnp\.random\.(\w+)", line.split("#")[0])  # code, not comments
+        if name not in allowed
+    ]
+    assert offenders == []
