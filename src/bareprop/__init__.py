@@ -4,6 +4,7 @@ The core imports NumPy only; the CLI, plots and the PyTorch comparison live at t
 """
 
 from bareprop import datasets, gradcheck, initializers, schedules
+from bareprop.checkpoint import FitState, TrainingInterrupted
 from bareprop.errors import BarepropError, DataError, ModelFileError
 from bareprop.graph import Add, Mul
 from bareprop.initializers import get_initializer
@@ -24,6 +25,7 @@ __all__ = [
     "BarepropError",
     "DataError",
     "Dropout",
+    "FitState",
     "Layer",
     "LeakyReLU",
     "Linear",
@@ -40,6 +42,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "Tanh",
     "TrainingDiverged",
+    "TrainingInterrupted",
     "__version__",
     "build_mlp",
     "datasets",
