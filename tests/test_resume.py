@@ -103,9 +103,12 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(data: Path, reference: P
     assert killed.returncode == -signal.SIGKILL
     assert not (out / "model.npz").exists()
     state = load_checkpoint(out / FILENAME).fit
-    # Killed after the checkpoint of epoch 1 and before that of epoch 2: inside epoch 2.
-    assert (state.epoch, state.batch) == (1, 0)
-    assert "epoch 1/" in killed.stdout and "epoch 2/" not in killed.stdout
+    # Epoch k's line is printed before its checkpoint is written, epoch k+1's at its end: the
+    # kill landed after the checkpoint of epoch k and inside epoch k+1 (k = 1 unless the
+    # machine is very busy).
+    assert 1 <= state.epoch < EPOCHS and state.batch == 0
+    assert f"epoch {state.epoch}/" in killed.stdout
+    assert f"epoch {state.epoch + 1}/" not in killed.stdout
     assert not list(out.glob(".*.tmp")), "a temporary file was left behind"
     _resume(out)
     _assert_same_run(reference, out)
@@ -121,7 +124,7 @@ def test_sigint_finishes_the_step_checkpoints_and_resumes_bit_identical(
     assert "Traceback" not in stopped.stderr
     assert f"resume with: bareprop train --resume {out}" in stopped.stderr
     state = load_checkpoint(out / FILENAME).fit
-    assert state.epoch == 1 and state.batch > 0  # a mid-epoch checkpoint, after a whole step
+    assert 1 <= state.epoch < EPOCHS and state.batch > 0  # mid-epoch, after a whole step
     assert state.step == state.epoch * 950 + state.batch  # 3800 samples / batch 4 per epoch
     assert not (out / "model.npz").exists()
     _resume(out)
