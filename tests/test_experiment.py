@@ -14,6 +14,7 @@ from bareprop import notebooks as nb
 from bareprop import presets
 from bareprop.cli import main
 from bareprop.experiment import load_grid, run_metrics
+from bareprop.training import evaluate
 
 
 def tiny_images(n_train: int = 96, n_test: int = 40, seed: int = 0) -> nb.Images:
@@ -390,6 +391,15 @@ def test_nb003_draws_batches_with_replacement_and_counts_epochs() -> None:
     )
     assert seen == [0, 1, 2]  # 2 iterations per epoch: after 2, 4 and the last (5th)
     assert len(trained.history["test_accuracy"]) == 3
+
+
+def test_test_accuracy_over_several_chunks_matches_evaluate() -> None:
+    data = tiny_images(n_train=300, n_test=4500)  # three chunks of the recorder's 2000
+    trained = presets.train_sound(
+        data, np.random.default_rng(0), hidden=[16], activation="relu", epochs=1
+    )
+    x_test = (data.x_test / 255.0).astype(np.float32)
+    assert trained.test_accuracy == evaluate(trained.model, x_test, data.y_test)["accuracy"]
 
 
 def test_sound_and_best_mlp_learn_the_tiny_problem() -> None:
