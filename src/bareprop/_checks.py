@@ -49,6 +49,13 @@ def check_range(value: Any, name: str, low: float, high: float, *, high_open: bo
         raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value!r}")
 
 
+def _all_finite(arr: np.ndarray, rows: int = 4096) -> bool:
+    """``np.isfinite(arr).all()`` by blocks of rows: no bool copy of a whole training set."""
+    if arr.ndim < 2:
+        return bool(np.isfinite(arr).all())
+    return all(np.isfinite(arr[i : i + rows]).all() for i in range(0, len(arr), rows))
+
+
 def check_features(x: Any, name: str = "x", *, n_features: int | None = None) -> np.ndarray:
     """Check a 2-D array of finite numbers, optionally with ``n_features`` columns."""
     arr = np.asarray(x)
@@ -61,7 +68,7 @@ def check_features(x: Any, name: str = "x", *, n_features: int | None = None) ->
             f"{name} has {arr.shape[1]} features but the model expects {n_features} "
             f"(got shape {arr.shape})"
         )
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and not _all_finite(arr):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
     return arr

@@ -65,21 +65,31 @@ class SoftmaxCrossEntropy(Loss):
         if pred.ndim != 2:
             raise ValueError(f"pred must be 2-D logits (N, C), got shape {pred.shape}")
         labels = check_labels(target, pred.shape[1], "target", n_samples=pred.shape[0])
-        logp = log_softmax(pred)
-        self._probs = np.exp(logp)
+        shifted = pred - pred.max(axis=1, keepdims=True)  # z - max(z): exp cannot overflow
+        self._exp = np.exp(shifted)
+        self._sums = self._exp.sum(axis=1, keepdims=True)  # >= 1: the max contributes exp(0)
         self._labels = labels
-        picked = logp[np.arange(len(labels)), labels]
-        total = -picked.sum(dtype=np.float64)
+        # sum_i logsumexp(z_i) - z_i[y_i], with the row max cancelling out, in float64
+        picked = shifted[self._rows(), labels]
+        total = np.log(self._sums).sum(dtype=np.float64) - picked.sum(dtype=np.float64)
         return float(total / len(labels) if self.reduction == "mean" else total)
 
     def backward(self) -> np.ndarray:
         # d/dz of logsumexp(z) - z[y] is softmax(z) - onehot(y): the softmax Jacobian and the
-        # log's 1/p cancel, which is why the two are fused instead of chained.
-        grad = self._probs.copy()
-        grad[np.arange(len(self._labels)), self._labels] -= 1
-        if self.reduction == "mean":
-            grad /= len(self._labels)
+        # log's 1/p cancel, which is why the two are fused instead of chained. The mean's 1/N
+        # is folded into the normalisation: one multiply instead of a divide and a divide.
+        scale = 1.0 / len(self._labels) if self.reduction == "mean" else 1.0
+        grad = self._exp * (scale / self._sums)  # softmax(z) / N
+        grad[self._rows(), self._labels] -= scale
         return grad
+
+    def _rows(self) -> np.ndarray:
+        """``arange(N)`` for picking one entry per row, kept across batches of one size."""
+        n = len(self._labels)
+        rows: np.ndarray | None = getattr(self, "_arange", None)
+        if rows is None or len(rows) != n:
+            rows = self._arange = np.arange(n)
+        return rows
 
 
 class MSELoss(Loss):

@@ -67,7 +67,10 @@ def seeded_rngs(seed: int) -> dict[str, np.random.Generator]:
 
 def preprocess(images: np.ndarray, dtype: Any) -> np.ndarray:
     """uint8 images ``(N, rows, cols)`` -> ``(N, rows * cols)`` in [0, 1]."""
-    return (images.reshape(len(images), -1) * PIXEL_SCALE).astype(dtype)
+    flat = images.reshape(len(images), -1)
+    if flat.dtype == np.uint8:  # a 256-entry table: same values, without a float64 copy
+        return (np.arange(256) * PIXEL_SCALE).astype(dtype)[flat]
+    return (flat * PIXEL_SCALE).astype(dtype)
 
 
 def load_data(config: TrainConfig, rng: np.random.Generator) -> Data:
@@ -78,10 +81,9 @@ def load_data(config: TrainConfig, rng: np.random.Generator) -> Data:
     n_val = int(round(config.val_fraction * len(xtr)))
     val, train = order[:n_val], order[n_val:]
     dtype = np.dtype(config.dtype)
-    x = preprocess(xtr, dtype)
     y = ytr.astype(np.int64)
-    return Data(
-        x[train], y[train], x[val], y[val],
+    return Data(  # split the uint8 images first: no float copy of the whole set (peak memory)
+        preprocess(xtr[train], dtype), y[train], preprocess(xtr[val], dtype), y[val],
         preprocess(xte, dtype), yte.astype(np.int64),
         image_shape=tuple(xtr.shape[1:]), n_classes=n_classes,
     )  # fmt: skip

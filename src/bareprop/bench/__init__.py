@@ -29,10 +29,17 @@ from bareprop.bench.contenders import EPOCH_SAMPLES, REFERENCE, BenchConfig
 from bareprop.bench.worker import THREAD_VARIABLES
 from bareprop.errors import BarepropError
 
-TRAINERS = ("bareprop", "torch", "torch-fused", "sklearn", "gemms")
-NEEDS = {"torch": "torch", "torch-fused": "torch", "torch-predict": "torch", "sklearn": "sklearn"}
+TRAINERS = ("bareprop", "bareprop-numpy", "torch", "torch-fused", "sklearn", "gemms")
+NEEDS = {
+    "bareprop-numpy": "numba",  # without numba, "bareprop" is already NumPy only
+    "torch": "torch",
+    "torch-fused": "torch",
+    "torch-predict": "torch",
+    "sklearn": "sklearn",
+}
 LABELS = {
     "bareprop": "bareprop.fit",
+    "bareprop-numpy": "bareprop.fit, NumPy only",
     "torch": "torch eager",
     "torch-fused": "torch Adam",
     "sklearn": "sklearn MLP",

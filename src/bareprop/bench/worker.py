@@ -29,6 +29,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     x, y, x_test, _ = c.load_data(job.get("n_train"), synthetic=bool(job.get("synthetic")))
     tasks: dict[str, Any] = {
         "bareprop": lambda: c.bareprop_train(cfg, x, y, steps),
+        "bareprop-numpy": lambda: _numpy_only(c.bareprop_train, cfg, x, y, steps),
         "torch": lambda: c.torch_train(cfg, x, y, steps),
         "torch-fused": lambda: c.torch_train(cfg, x, y, steps, fused=True),
         "sklearn": lambda: c.sklearn_train(cfg, x, y, steps),
@@ -40,6 +41,14 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if task not in tasks:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(tasks)}")
     return dict(tasks[task]())
+
+
+def _numpy_only(train: Any, *args: Any) -> dict[str, Any]:
+    """``train(*args)`` with the compiled kernels switched off (see :mod:`bareprop._kernels`)."""
+    from bareprop import _kernels
+
+    _kernels.use(False)
+    return dict(train(*args))
 
 
 def main() -> None:

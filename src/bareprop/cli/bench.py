@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
         nargs="+",
         metavar="TASK",
         default=None,
-        help="trainers to run: bareprop torch torch-fused sklearn gemms (default: all installed)",
+        help="of: bareprop bareprop-numpy torch torch-fused sklearn gemms (default: all installed)",
     )
     p.add_argument(
         "--quick",
