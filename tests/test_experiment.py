@@ -434,3 +434,16 @@ def test_shift_images_moves_pixels_within_the_range() -> None:
         range(12, 17)
     )  # all 25 shifts occur
     assert not presets.shift_images(images, 0, rng).tolist() != images.tolist()
+
+
+def test_closest_epoch_points_at_a_shorter_run() -> None:
+    from bareprop.experiment import Summary
+    from bareprop.results import closest_epoch
+
+    job = presets.Job("nb", {}, lambda seed, hook: None, reported=0.9059)  # type: ignore[arg-type,return-value]
+    summary = Summary(
+        "nb", 3, 0.973, 0.001, 0.972, 0.974, 0.973, 1.0, None, 0, job, [0.9058, 0.93, 0.973]
+    )
+    assert "after epoch 1 of 3 (90.58%)" in closest_epoch(summary)
+    summary.curve = [0.5, 0.8, 0.9]  # still climbing towards the figure at the end: no hint
+    assert closest_epoch(summary) == ""

@@ -29,7 +29,7 @@ import statistics
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +318,14 @@ class Summary:
     seconds_to_target: float | None
     reached: int
     job: Job | None = None
+    curve: list[float] = field(default_factory=list)  # mean test accuracy per epoch
+
+
+def mean_curve(histories: list[dict[str, list[float]]]) -> list[float]:
+    """Mean test accuracy per epoch over runs, as long as the shortest run."""
+    curves = [h.get("test_accuracy", []) for h in histories]
+    length = min((len(c) for c in curves), default=0)
+    return [statistics.fmean(c[i] for c in curves) for i in range(length)]
 
 
 def summarize(records: list[RunRecord]) -> list[Summary]:
@@ -344,6 +352,7 @@ def summarize(records: list[RunRecord]) -> list[Summary]:
                 statistics.fmean(to_target) if to_target else None,
                 len(to_target),
                 recs[0].job,
+                mean_curve([r.history for r in recs]),
             )
         )
     return out
