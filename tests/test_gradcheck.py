@@ -262,3 +262,12 @@ def test_named_parameters_and_as_float64() -> None:
     copy = gc.as_float64(model)
     assert all(p.data.dtype == np.float64 for p in copy.parameters())
     assert all(p.data.dtype == np.float32 for p in model.parameters())
+
+
+def test_checks_the_input_gradient_even_of_a_model_set_up_for_training() -> None:
+    model = bp.build_mlp(4, [3], 2, rng=rng(), dtype=np.float64)
+    first = model.layers[0]
+    if hasattr(first, "input_grad"):  # fit lets the first Linear skip dx; a check must not
+        first.input_grad = False
+    report = gc.check_model(model, bp.SoftmaxCrossEntropy(), away_from_zero((3, 4)), [0, 1, 1])
+    assert report.passed and report["input"].max_abs < 1e-8

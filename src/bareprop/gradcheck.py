@@ -250,6 +250,8 @@ def as_float64(layer: Layer) -> Layer:
     for sub in copied.layers if isinstance(copied, Sequential) else [copied]:
         if hasattr(sub, "dtype"):
             sub.dtype = np.dtype(np.float64)
+        if hasattr(sub, "input_grad"):  # a Linear may skip dx inside fit; the check needs it
+            sub.input_grad = True
     return copied
 
 
