@@ -61,7 +61,9 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
         raise
 
 
-def save(model: Sequential, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None) -> None:
+def save(
+    model: Sequential, path: str | os.PathLike[str], *, metadata: dict[str, Any] | None = None
+) -> None:
     """Write ``model`` to ``path`` (an ``.npz``), atomically.
 
     Args:
@@ -156,13 +158,19 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.n
             raise ModelFileError(f"{path}: refused, the file holds a pickled object") from None
         raise ModelFileError(f"{path}: not a valid model file ({e})") from None
     except MALFORMED as e:
-        raise ModelFileError(f"{path}: not a valid model file, truncated or corrupt ({e})") from None
+        raise ModelFileError(
+            f"{path}: not a valid model file, truncated or corrupt ({e})"
+        ) from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a bareprop model file")
     if header.get("version") != VERSION:
-        raise ModelFileError(f"{path}: model format version {header.get('version')!r}, this bareprop reads {VERSION}")
+        raise ModelFileError(
+            f"{path}: model format version {header.get('version')!r}, this bareprop reads {VERSION}"
+        )
     if header.get("weights_sha256") != weights_sha256(arrays):
-        raise ModelFileError(f"{path}: the weights do not match their SHA-256: the file was altered")
+        raise ModelFileError(
+            f"{path}: the weights do not match their SHA-256: the file was altered"
+        )
     return header, arrays
 
 
@@ -200,11 +208,14 @@ def load(path: str | os.PathLike[str]) -> Sequential:
         raise ModelFileError(f"{path}: the architecture cannot be built ({e})") from None
     params = model.parameters()
     if len(params) != len(arrays):
-        raise ModelFileError(f"{path}: the architecture has {len(params)} parameters, the file {len(arrays)}")
+        raise ModelFileError(
+            f"{path}: the architecture has {len(params)} parameters, the file {len(arrays)}"
+        )
     for i, (p, a) in enumerate(zip(params, arrays, strict=True)):
         if p.data.shape != a.shape or p.data.dtype != a.dtype:
             raise ModelFileError(
-                f"{path}: parameter {i} is {a.dtype}{a.shape}, the architecture needs {p.data.dtype}{p.data.shape}"
+                f"{path}: parameter {i} is {a.dtype}{a.shape}, "
+                f"the architecture needs {p.data.dtype}{p.data.shape}"
             )
         p.data[...] = a
     model.metadata = _checked_metadata(header.get("metadata", {}), model, path)
