@@ -31,6 +31,7 @@ FUZZ = settings(
     deadline=None,  # the alarm below bounds each example; timing noise must not fail CI
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     derandomize=True,  # the same examples on every CI run
+    database=None,  # nothing written into the checkout
 )
 
 
