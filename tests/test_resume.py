@@ -16,12 +16,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 import bareprop as bp
-from bareprop.checkpoint import FILENAME, FitState, load_checkpoint, save_checkpoint
+from bareprop.checkpoint import FILENAME, FitState, load_checkpoint, restore, save_checkpoint
 from bareprop.cli import main
 from bareprop.config import TrainConfig
 from bareprop.run import train_run
@@ -197,3 +198,74 @@ def test_tampered_or_truncated_checkpoint_is_refused(tmp_path: Path) -> None:
     np.savez(tmp_path / "tampered.npz", **arrays)
     with pytest.raises(CheckpointError, match="SHA-256"):
         load_checkpoint(tmp_path / "tampered.npz")
+
+
+class _CtrlC(bp.Layer):
+    """Identity that sends this process a SIGINT (what Ctrl-C does) in training call ``at``."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.calls = at, 0
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if self.training:
+            self.calls += 1
+            if self.calls == self.at:
+                os.kill(os.getpid(), signal.SIGINT)
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy
+
+
+def _run(at: int, state: FitState | None = None, path: Path | None = None) -> tuple[Any, ...]:
+    """A small fit with dropout and Adam; checkpoint to ``path`` if it is interrupted."""
+    rngs = {name: np.random.default_rng(i) for i, name in enumerate(("init", "shuffle", "drop"))}
+    model = bp.Sequential(
+        [
+            bp.Linear(6, 16, rng=rngs["init"]),
+            _CtrlC(at),
+            bp.ReLU(),
+            bp.Dropout(0.3, rng=rngs["drop"]),
+            bp.Linear(16, 3, rng=rngs["init"]),
+        ]
+    )
+    optimizer = bp.Adam(model.parameters(), lr=0.01)
+    if path is not None and state is not None:
+        state = restore(load_checkpoint(path), model=model, optimizer=optimizer, rngs=rngs)
+    data = np.random.default_rng(9)
+    x, y = data.standard_normal((64, 6)), data.integers(0, 3, 64)
+    state = state if state is not None else FitState()
+    try:
+        bp.fit(
+            model,
+            x,
+            y,
+            loss=bp.SoftmaxCrossEntropy(),
+            optimizer=optimizer,
+            epochs=4,
+            batch_size=16,
+            rng=rngs["shuffle"],
+            verbose=0,
+            lr_schedule="cosine",
+            state=state,
+        )
+    except bp.TrainingInterrupted as e:
+        assert path is not None
+        save_checkpoint(path, model=model, optimizer=optimizer, rngs=rngs, state=e.state)
+        return (None, e.state)
+    return ([p.data.tobytes() for p in model.parameters()], state)
+
+
+@pytest.mark.parametrize(("at", "where"), [(7, (1, 3)), (8, (2, 0)), (1, (0, 1))])
+def test_fit_interrupted_in_process_resumes_bit_identical(
+    tmp_path: Path, at: int, where: tuple[int, int]
+) -> None:
+    """Ctrl-C at training call ``at`` (4 batches per epoch): stop after that step, resume."""
+    reference, ref_state = _run(at=0)
+    path = tmp_path / FILENAME
+    _, stopped = _run(at=at, path=path)
+    assert (stopped.epoch, stopped.batch) == where  # the step that was running was finished
+    weights, state = _run(at=0, state=FitState(), path=path)
+    assert weights == reference
+    assert state.history["loss"] == ref_state.history["loss"]
+    assert state.diagnostics == ref_state.diagnostics
