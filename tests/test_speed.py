@@ -172,3 +172,24 @@ def test_state_dict_round_trips_and_training_continues_identically(name: str) ->
     train(b, opt_b, 1)
     for wa, wb in zip(_weights(a), _weights(b), strict=True):
         np.testing.assert_array_equal(wa, wb)
+
+
+def test_training_loads_one_blas_only() -> None:
+    """numba imports a little of SciPy; SciPy's own BLAS beside NumPy's would thrash the cores."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, bareprop as bp\n"
+        "m = bp.build_mlp(4, [3], 2, rng=np.random.default_rng(0))\n"
+        "x, y = np.ones((8, 4)), np.arange(8) % 2\n"
+        "opt = bp.Adam(m.parameters())\n"
+        "bp.fit(m, x, y, loss=bp.SoftmaxCrossEntropy(), optimizer=opt, verbose=0)\n"
+        "maps = open('/proc/self/maps').read().lower().split('\\n')\n"
+        "blas = {line.split('/')[-1] for line in maps if 'blas' in line or 'mkl' in line}\n"
+        "print(len(blas), 'scipy.linalg' in sys.modules, 'torch' in sys.modules)\n"
+    )
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/self/maps")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "False", "False"]

@@ -15,6 +15,9 @@ variable ``BAREPROP_NUMBA=0``, the NumPy code runs. Compiled code is cached on d
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import numpy as np
@@ -36,7 +39,8 @@ def kernels() -> SimpleNamespace | None:
         if os.environ.get("BAREPROP_NUMBA", "1") == "0":
             return None
         try:
-            from bareprop import _numba_kernels as compiled
+            with _without_scipy_blas():
+                from bareprop import _numba_kernels as compiled
         except ImportError:  # numba is not installed
             return None
         _compiled = SimpleNamespace(
@@ -46,6 +50,28 @@ def kernels() -> SimpleNamespace | None:
             relu_backward=compiled.relu_backward,
         )
     return _compiled
+
+
+@contextmanager
+def _without_scipy_blas() -> Iterator[None]:
+    """Keep SciPy's BLAS out of the process while numba starts.
+
+    When numba's CPU target starts (``numba.np.arraymath``), it imports
+    ``scipy.linalg.cython_blas`` if SciPy is installed, which loads SciPy's own OpenBLAS and
+    its thread pool beside NumPy's: two BLAS pools on the same cores, a step up to 10x slower.
+    Our loops never call BLAS, so that import is made to fail (numba then does without).
+    """
+    if "scipy.linalg" in sys.modules:  # already there: nothing left to keep out
+        yield
+        return
+    sys.modules["scipy.linalg"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import numba.np.arraymath  # noqa: F401  # where numba looks for SciPy's BLAS
+
+        yield
+    finally:
+        if sys.modules.get("scipy.linalg", 0) is None:
+            del sys.modules["scipy.linalg"]
 
 
 def use(on: bool) -> None:

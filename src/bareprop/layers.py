@@ -264,7 +264,7 @@ def reused_buffers(layers: Iterable[Layer]) -> Iterator[None]:
     returns is overwritten by its next call, so the caller must copy what it keeps. The
     values are the same as without reuse (the same operations, only the destination differs).
     """
-    layers = list(layers)
+    layers = [layer for layer in layers if not layer._reuse]  # nested: the outer block owns those
     for layer in layers:
         layer._reuse = True
     try:
