@@ -30,7 +30,8 @@ def _pack(params: list[Parameter]) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     total = sum(p.data.size for p in params)
     flat_data, flat_grad = np.empty(total, dtypes.pop()), np.empty(total, params[0].data.dtype)
-    for p, data, grad in zip(params, _split(flat_data, params), _split(flat_grad, params), strict=True):
+    views = zip(_split(flat_data, params), _split(flat_grad, params), strict=True)
+    for p, (data, grad) in zip(params, views, strict=True):
         data[...], grad[...] = p.data, p.grad
         p.data, p.grad = data, grad
     return flat_data, flat_grad
@@ -68,7 +69,10 @@ class Optimizer:
         self._flat = _pack(self.params)
         self._views: dict[str, list[np.ndarray]] = {}
         if self._flat is not None:
-            self._views = {"data": [p.data for p in self.params], "grad": [p.grad for p in self.params]}
+            self._views = {
+                "data": [p.data for p in self.params],
+                "grad": [p.grad for p in self.params],
+            }
         self._flat_state: dict[str, np.ndarray] = {}
         self._temps: list[np.ndarray] = []
 
@@ -186,7 +190,8 @@ class SGD(Optimizer):
             kernels, (p, g, *b_list) = compiled
             f = p.dtype.type
             b = b_list[0] if b_list else p  # (not read without momentum)
-            kernels.sgd(p, g, b, f(self.lr), f(self.momentum), f(self.weight_decay), self.nesterov, first)
+            lr, momentum, decay = f(self.lr), f(self.momentum), f(self.weight_decay)
+            kernels.sgd(p, g, b, lr, momentum, decay, self.nesterov, first)
             self.steps += 1
             return
         for p, grad, *b_list, t, u in self._groups(names, n_temps=2):
