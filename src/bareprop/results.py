@@ -99,6 +99,8 @@ def notebook_comparison(summaries: list[Summary]) -> str:
                 f"- **{s.config}**: ours {pm(s)} over {s.n} seeds vs {s.job.reported_text} "
                 f"reported ({gap:+.2f} points). {s.job.notes.get('why', '')}{closest_epoch(s)}"
             )
+        elif s.job.notes.get("always"):  # a note worth reading even without a difference
+            reasons.append(f"- **{s.config}**: ours {pm(s)} over {s.n} seeds. {s.job.notes['why']}")
     text = [_table(header, rows)]
     text.append(
         "\n*differs?*: the reported figure lies further from our mean than twice the standard "
@@ -108,7 +110,10 @@ def notebook_comparison(summaries: list[Summary]) -> str:
         "number of epochs, at most 5 for the large networks of 004)."
     )
     if reasons:
-        text += ["\n### Why ours differs from the notebook's figure\n", "\n".join(reasons)]
+        text += [
+            "\n### Why ours differs from the notebook's figure (and notes)\n",
+            "\n".join(reasons),
+        ]
     return "\n".join(text)
 
 
