@@ -447,3 +447,5 @@ def test_closest_epoch_points_at_a_shorter_run() -> None:
     assert "after epoch 1 of 3 (90.58%)" in closest_epoch(summary)
     summary.curve = [0.5, 0.8, 0.9]  # still climbing towards the figure at the end: no hint
     assert closest_epoch(summary) == ""
+    summary.curve = [0.99, 0.98, 0.985]  # never near the figure: no hint
+    assert closest_epoch(summary) == ""

@@ -50,13 +50,14 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def closest_epoch(s: Summary) -> str:
     """Measured: the epoch at which our mean test accuracy comes closest to the reported figure,
-    when that is not the last one (a hint that the notebook's figure came from a shorter run)."""
+    when that is not the last one and within a point of it (a hint that the notebook's figure
+    came from a shorter run)."""
     if s.job is None or s.job.reported is None or len(s.curve) < 2:
         return ""
     reported = s.job.reported
     k = min(range(len(s.curve)), key=lambda i: abs(s.curve[i] - reported))
-    if k == len(s.curve) - 1:
-        return ""
+    if k == len(s.curve) - 1 or abs(s.curve[k] - reported) > 0.01:
+        return ""  # no earlier epoch comes within a point of the figure
     return (
         f" Measured: our mean test accuracy is closest to the reported figure after epoch {k + 1} "
         f"of {len(s.curve)} ({pct(s.curve[k])})."
