@@ -271,3 +271,14 @@ def test_checks_the_input_gradient_even_of_a_model_set_up_for_training() -> None
         first.input_grad = False
     report = gc.check_model(model, bp.SoftmaxCrossEntropy(), away_from_zero((3, 4)), [0, 1, 1])
     assert report.passed and report["input"].max_abs < 1e-8
+
+
+def test_readme_gradcheck_example_runs() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Proving the maths", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "README's 'Proving the maths' has no Python example"
+    exec(compile(match.group(1), "README.md", "exec"), {})
