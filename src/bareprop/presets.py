@@ -90,8 +90,8 @@ _SUMMED = (
 )
 _ONE_EPOCH = (
     " Run as printed (15 epochs), the recipe keeps improving well past the reported figure, "
-    "which matches our accuracy after the first epoch (measured below): the printed output most "
-    "likely comes from a one-epoch run (`experiment()` defaults to `epochs=1`)."
+    "which is within a point of our accuracy after the first epoch (measured below): the printed "
+    "output most likely comes from a one-epoch run (`experiment()` defaults to `epochs=1`)."
 )
 
 NOTEBOOKS: list[NotebookSpec] = [
@@ -248,7 +248,7 @@ NOTEBOOKS: list[NotebookSpec] = [
         0.9128,
         _SUMMED.format(k=90) + " One epoch from a random draw of a network whose He init "
         "draws the biases from randn (std 1): the result depends on the draw, and the "
-        "notebook's run lies about half a point above our seeds.",
+        "notebook's single run lies just above the range of our seeds.",
     ),
     _nb004(
         6,
