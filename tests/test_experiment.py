@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bareprop import best_mlp, presets
 from bareprop import notebooks as nb
-from bareprop import presets
 from bareprop.cli import main
 from bareprop.experiment import load_grid, run_metrics
 from bareprop.training import evaluate
@@ -408,7 +408,7 @@ def test_sound_and_best_mlp_learn_the_tiny_problem() -> None:
         data, np.random.default_rng(0), hidden=[32], activation="relu", epochs=6
     )
     assert sound.test_accuracy > 0.8
-    best = presets.train_best_mlp(
+    best = best_mlp.train_best_mlp(
         data,
         np.random.default_rng(0),
         hidden=[32],
@@ -427,13 +427,13 @@ def test_shift_images_moves_pixels_within_the_range() -> None:
     rng = np.random.default_rng(0)
     images = np.zeros((200, 784), dtype=np.float32)
     images[:, 14 * 28 + 14] = 1.0  # one lit pixel in the middle
-    shifted = presets.shift_images(images, 2, rng).reshape(200, 28, 28)
+    shifted = best_mlp.shift_images(images, 2, rng).reshape(200, 28, 28)
     rows, cols = np.nonzero(shifted.sum(axis=0))
     assert shifted.sum() == 200  # nothing lost: the pixel stays inside the image
     assert set(rows) == set(range(12, 17)) and set(cols) == set(
         range(12, 17)
     )  # all 25 shifts occur
-    assert not presets.shift_images(images, 0, rng).tolist() != images.tolist()
+    assert not best_mlp.shift_images(images, 0, rng).tolist() != images.tolist()
 
 
 def test_closest_epoch_points_at_a_shorter_run() -> None:

@@ -100,7 +100,7 @@ def add_parser(sub: Any) -> None:
 
 def _jobs(args: argparse.Namespace) -> tuple[list[Any], int, float, str]:
     """The jobs, seeds, target and a title, from the grid file or the preset."""
-    from bareprop import experiment, notebooks, presets
+    from bareprop import best_mlp, experiment, notebooks, presets
 
     @cache
     def data() -> notebooks.Images:
@@ -110,7 +110,7 @@ def _jobs(args: argparse.Namespace) -> tuple[list[Any], int, float, str]:
     if args.preset == "notebooks":
         jobs = presets.notebook_jobs(data, epochs_scale=args.epochs_scale, sound=not args.no_sound)
     elif args.preset == "best-mlp":
-        jobs = presets.best_mlp_jobs(data, epochs_scale=args.epochs_scale)
+        jobs = best_mlp.best_mlp_jobs(data, epochs_scale=args.epochs_scale)
         target = target if target is not None else 0.988
     else:
         grid = experiment.load_grid(args.grid)
