@@ -119,7 +119,10 @@ def print_tables(result: BenchResult, console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped to a file: wide enough that no column is cut
+            console = Console(width=140)
     for title, rows in (
         ("Training, one epoch of MNIST (median over rounds)", training_rows(result)),
         ("Prediction of the 10k test set", predict_rows(result)),
