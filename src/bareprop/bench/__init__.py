@@ -76,10 +76,16 @@ class BenchResult:
     def get(self, task: str, config: str) -> Series | None:
         return next((s for s in self.series if s.task == task and s.config.name == config), None)
 
-    def ratio(self, task: str, config: str, against: str = "torch") -> float:
-        """Throughput of ``task`` over that of ``against`` (> 1: ``task`` is faster)."""
+    def ratio(self, task: str, config: str, against: str = "torch", *, best: bool = False) -> float:
+        """Throughput of ``task`` over that of ``against`` (> 1: ``task`` is faster).
+
+        From the medians, or with ``best`` from each one's fastest round (what a busy machine
+        disturbs least).
+        """
         a, b = self.get(task, config), self.get(against, config)
-        return b.median / a.median if a and b and a.values and b.values else math.nan
+        if not (a and b and a.values and b.values):
+            return math.nan
+        return min(b.values) / min(a.values) if best else b.median / a.median
 
 
 def available(task: str) -> bool:
