@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -86,10 +87,13 @@ class Sequential(Layer):
         return params[0].data.dtype if params else np.dtype(np.float32)
 
     def get_config(self) -> dict[str, Any]:
-        return {"layers": [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]}
+        layers = [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]
+        return {"layers": layers}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], *, rng: np.random.Generator | None = None) -> Sequential:
+    def from_config(
+        cls, config: dict[str, Any], *, rng: np.random.Generator | None = None
+    ) -> Sequential:
         """Rebuild the architecture (with fresh weights) from :meth:`get_config`'s dict."""
         layers = config.get("layers")
         if not isinstance(layers, list) or not layers:
@@ -144,7 +148,8 @@ def build_mlp(
         raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
     if output_activation is not None and output_activation not in ACTIVATIONS:
         raise ValueError(
-            f"output_activation must be None or one of {', '.join(ACTIVATIONS)}; got {output_activation!r}"
+            f"output_activation must be None or one of {', '.join(ACTIVATIONS)}; "
+            f"got {output_activation!r}"
         )
     for i, h in enumerate(hidden):
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h <= 0:
@@ -154,7 +159,7 @@ def build_mlp(
     rng = check_rng(rng)
     sizes = [in_features, *hidden]
     layers: list[Layer] = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         layers.append(Linear(fan_in, fan_out, init=init, rng=rng, dtype=dtype))
         layers.append(ACTIVATIONS[activation]())
         if dropout > 0:

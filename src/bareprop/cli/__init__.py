@@ -28,9 +28,17 @@ class Parser(argparse.ArgumentParser):
 
 
 def _commands() -> list[ModuleType]:
-    from bareprop.cli import compare, evaluate, experiment, gradcheck, predict, replay, trace, train
-
-    from bareprop.cli import bench  # issue 4
+    from bareprop.cli import (
+        bench,
+        compare,
+        evaluate,
+        experiment,
+        gradcheck,
+        predict,
+        replay,
+        trace,
+        train,
+    )
 
     return [train, evaluate, predict, gradcheck, compare, trace, experiment, replay, bench]
 
