@@ -301,5 +301,3 @@ def layer_from_config(config: dict[str, Any], *, rng: np.random.Generator | None
     if cls in (Linear, Dropout):
         kwargs["rng"] = rng
     return cls(**kwargs)
-
-

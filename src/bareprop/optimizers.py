@@ -153,11 +153,11 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent, as ``torch.optim.SGD`` (dampening 0)::
 
-        g = grad + weight_decay * p
-        b = g                       on the first step
-        b = momentum * b + g        afterwards
-        g = g + momentum * b        if nesterov, else g = b      (when momentum > 0)
-        p = p - lr * g
+    g = grad + weight_decay * p
+    b = g                       on the first step
+    b = momentum * b + g        afterwards
+    g = g + momentum * b        if nesterov, else g = b      (when momentum > 0)
+    p = p - lr * g
     """
 
     _state_names = ("buffers",)
@@ -283,7 +283,7 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """AdamW, as ``torch.optim.AdamW``: Adam with decoupled weight decay::
 
-        p = p * (1 - lr * weight_decay)      before the Adam step, which uses the raw gradient
+    p = p * (1 - lr * weight_decay)      before the Adam step, which uses the raw gradient
     """
 
     _decoupled = True
@@ -302,10 +302,10 @@ class AdamW(Adam):
 class RMSprop(Optimizer):
     """RMSprop, as ``torch.optim.RMSprop`` (not centred)::
 
-        g = grad + weight_decay * p
-        v = alpha * v + (1 - alpha) * g^2
-        b = momentum * b + g / (sqrt(v) + eps);  p = p - lr * b     if momentum > 0
-        p = p - lr * g / (sqrt(v) + eps)                            otherwise
+    g = grad + weight_decay * p
+    v = alpha * v + (1 - alpha) * g^2
+    b = momentum * b + g / (sqrt(v) + eps);  p = p - lr * b     if momentum > 0
+    p = p - lr * g / (sqrt(v) + eps)                            otherwise
     """
 
     _state_names = ("v", "buffers")

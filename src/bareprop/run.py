@@ -78,7 +78,7 @@ def load_data(config: TrainConfig, rng: np.random.Generator) -> Data:
     (xtr, ytr), (xte, yte) = load_mnist(config.data_dir)
     n_classes = int(max(ytr.max(initial=0), yte.max(initial=0))) + 1
     order = rng.permutation(len(xtr))
-    n_val = int(round(config.val_fraction * len(xtr)))
+    n_val = round(config.val_fraction * len(xtr))
     val, train = order[:n_val], order[n_val:]
     dtype = np.dtype(config.dtype)
     y = ytr.astype(np.int64)
@@ -89,11 +89,15 @@ def load_data(config: TrainConfig, rng: np.random.Generator) -> Data:
     )  # fmt: skip
 
 
-def build(config: TrainConfig, n_features: int, n_classes: int, rngs: dict[str, np.random.Generator]) -> tuple[Sequential, Loss, Optimizer]:
+def build(
+    config: TrainConfig, n_features: int, n_classes: int, rngs: dict[str, np.random.Generator]
+) -> tuple[Sequential, Loss, Optimizer]:
     """The model, loss and optimiser a config describes."""
     from bareprop.initializers import get_initializer
 
-    init = get_initializer("normal", std=config.init_std) if config.init == "normal" else config.init
+    init = (
+        get_initializer("normal", std=config.init_std) if config.init == "normal" else config.init
+    )
     model = build_mlp(
         n_features, config.hidden, n_classes,
         activation=config.activation, init=init, dropout=config.dropout,

@@ -123,10 +123,13 @@ def fit(
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError(
-                f"validation_data must be a pair (x_val, y_val), got {type(validation_data).__name__}"
+                "validation_data must be a pair (x_val, y_val), "
+                f"got {type(validation_data).__name__}"
             )
         x_val, y_val = validation_data
-        x_val = check_features(x_val, "validation x", n_features=_n_features(model)).astype(dtype, copy=False)
+        x_val = check_features(x_val, "validation x", n_features=_n_features(model)).astype(
+            dtype, copy=False
+        )
         y_val = check_labels(y_val, n_classes, "validation y", n_samples=len(x_val))
     schedule = get_schedule(lr_schedule)
     state = state if state is not None else FitState()
@@ -206,7 +209,9 @@ def fit(
 def _outputs(model: Layer, x: np.ndarray, batch_size: int) -> np.ndarray:
     """The model's outputs for all of ``x``, in eval mode, batch by batch."""
     check_positive(batch_size, "batch_size", integer=True)
-    x = check_features(x, "x", n_features=_n_features(model)).astype(_model_dtype(model), copy=False)
+    x = check_features(x, "x", n_features=_n_features(model)).astype(
+        _model_dtype(model), copy=False
+    )
     was_training = model.training
     model.eval()
     try:
