@@ -1,8 +1,8 @@
-"""Shared fixtures: floating-point errors raise, a tiny IDX data set, central differences."""
+"""Shared fixtures: floating-point errors raise, and a tiny IDX data set."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,20 +17,6 @@ def _fp_errors_raise() -> Iterator[None]:
     # (exp of very negative numbers in softmax and sigmoid).
     with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
         yield
-
-
-def numerical_grad(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central differences of the scalar ``f()`` with respect to ``x`` (changed in place)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        plus = f()
-        x[i] = old - eps
-        minus = f()
-        x[i] = old
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def make_idx_dataset(folder: Path, n_train: int = 300, n_test: int = 100, seed: int = 0) -> Path:

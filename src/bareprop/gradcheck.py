@@ -113,22 +113,36 @@ class GradcheckReport:
         return "\n".join(lines)
 
 
+def central_difference(
+    f: Callable[[], float], flat: np.ndarray, i: int, eps: float = EPS
+) -> tuple[float, float]:
+    """``f()`` with ``flat[i]`` nudged up by ``eps``, then down; ``flat[i]`` is restored.
+
+    The derivative of ``f`` along that entry is ``(plus - minus) / (2 * eps)``, with an error
+    of order ``eps**2`` (a one-sided difference would be of order ``eps``).
+    """
+    old = flat[i]
+    flat[i] = old + eps
+    plus = f()
+    flat[i] = old - eps
+    minus = f()
+    flat[i] = old
+    return plus, minus
+
+
 def numerical_gradient(f: Callable[[], float], a: np.ndarray, eps: float = EPS) -> np.ndarray:
     """Central-difference gradient of ``f()`` with respect to every entry of ``a``.
 
     ``a`` is perturbed in place (and restored), so ``f`` must read it. For small arrays and
     teaching; :func:`check_function` samples entries and also compares.
     """
-    grad = np.zeros(a.shape, dtype=np.float64)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        plus = f()
-        a[i] = old - eps
-        minus = f()
-        a[i] = old
+    flat = a.reshape(-1)  # a view: perturbing it perturbs what f reads
+    assert np.shares_memory(flat, a), "numerical_gradient needs a contiguous array"
+    grad = np.zeros(a.size, dtype=np.float64)
+    for i in range(a.size):
+        plus, minus = central_difference(f, flat, i, eps)
         grad[i] = (plus - minus) / (2 * eps)
-    return grad
+    return grad.reshape(a.shape)
 
 
 def _probe_indices(size: int, max_entries: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -152,12 +166,7 @@ def _check_array(
     num = np.empty(len(idx))
     kinks = 0
     for k, i in enumerate(idx):
-        old = flat[i]
-        flat[i] = old + eps
-        plus = f()
-        flat[i] = old - eps
-        minus = f()
-        flat[i] = old
+        plus, minus = central_difference(f, flat, i, eps)
         num[k] = (plus - minus) / (2 * eps)
         one_sided_gap = abs((plus - f0) - (f0 - minus)) / eps
         kinks += one_sided_gap > atol + rtol * abs(num[k])

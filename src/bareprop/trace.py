@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.gradcheck import as_float64, freeze_randomness
+from bareprop.gradcheck import as_float64, central_difference, freeze_randomness
 from bareprop.layers import Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from bareprop.losses import Loss, SoftmaxCrossEntropy
 from bareprop.model import Sequential
@@ -144,12 +144,7 @@ def _probes(model: Sequential, f: Any, n: int, eps: float) -> list[GradProbe]:
             grad = p.grad.copy()
             flat = p.data.reshape(-1)
             for i in np.argsort(-np.abs(grad).reshape(-1), kind="stable")[:n]:
-                old = flat[i]
-                flat[i] = old + eps
-                plus = f()
-                flat[i] = old - eps
-                minus = f()
-                flat[i] = old
+                plus, minus = central_difference(f, flat, i, eps)
                 index = tuple(int(j) for j in np.unravel_index(i, p.shape))
                 numerical = (plus - minus) / (2 * eps)
                 probes.append(GradProbe(name, index, float(grad.reshape(-1)[i]), numerical))
