@@ -95,7 +95,6 @@ def train_best_mlp(
             verbose=0,
             lr_schedule=schedule,
         )
-        model.eval()
         rec.end_epoch(history["loss"][0], train_accuracy=history["accuracy"][0])
     return rec.done()
 

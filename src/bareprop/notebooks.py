@@ -28,6 +28,7 @@ from bareprop.layers import ACTIVATIONS, Layer, Linear, Parameter, ReLU, Sigmoid
 from bareprop.losses import MSELoss, SoftmaxCrossEntropy
 from bareprop.model import Sequential
 from bareprop.optimizers import SGD, Optimizer
+from bareprop.training import predict
 
 EpochHook = Callable[[int, dict[str, float]], None] | None
 
@@ -66,8 +67,7 @@ class Trained:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Classes for inputs prepared as this notebook prepares them."""
-        self.model.eval()
-        return self.model.forward(self.transform(x)).argmax(axis=1)
+        return predict(self.model, self.transform(x))
 
 
 class _Recorder:
@@ -81,14 +81,8 @@ class _Recorder:
         self._t0 = time.perf_counter()
 
     def test_accuracy(self) -> float:
-        # argmax chunk by chunk: a layer may reuse its output buffer on the next forward
-        pred = np.concatenate(
-            [
-                self.model.forward(self.x_test[i : i + 2000]).argmax(axis=1)
-                for i in range(0, len(self.x_test), 2000)
-            ]
-        )
-        return float(np.mean(pred == self.y_test))
+        # predict runs in eval mode (dropout off) whatever mode training left the model in
+        return float(np.mean(predict(self.model, self.x_test) == self.y_test))
 
     def end_epoch(self, loss: float, **extra: float) -> None:
         seconds = time.perf_counter() - self._t0

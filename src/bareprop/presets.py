@@ -321,7 +321,6 @@ class _FitHook:
         self.rec = rec
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        self.rec.model.eval()
         self.rec.end_epoch(logs["loss"], train_accuracy=logs["accuracy"])
 
 
