@@ -156,3 +156,14 @@ def test_same_seed_same_weights() -> None:
     for a, b in zip(weights(7), weights(7), strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(weights(7)[0], weights(8)[0])
+
+
+def test_dropout_rng_draws_the_masks_and_leaves_the_weights_alone() -> None:
+    masks = np.random.default_rng(5)
+    a = bp.build_mlp(6, [4], 2, dropout=0.5, rng=np.random.default_rng(1), dropout_rng=masks)
+    b = bp.build_mlp(6, [4], 2, dropout=0.5, rng=np.random.default_rng(1))
+    assert a[2].rng is masks  # type: ignore[attr-defined]
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    with pytest.raises(TypeError, match="dropout_rng must be a numpy.random.Generator"):
+        bp.build_mlp(6, [4], 2, dropout=0.5, dropout_rng=5)  # type: ignore[arg-type]

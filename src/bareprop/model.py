@@ -136,6 +136,7 @@ def build_mlp(
     dropout: float = 0.0,
     output_activation: str | None = None,
     rng: np.random.Generator | None = None,
+    dropout_rng: np.random.Generator | None = None,
     dtype: Any = np.float32,
 ) -> Sequential:
     """A multi-layer perceptron ``in -> hidden... -> out``.
@@ -143,6 +144,8 @@ def build_mlp(
     Each hidden layer is Linear, then the activation, then Dropout if ``dropout > 0``. The
     output layer is Linear, followed by ``output_activation`` if one is given (``"sigmoid"`` for
     the notebooks' squared-error networks; none for logits fed to SoftmaxCrossEntropy).
+    ``rng`` draws the initial weights; ``dropout_rng`` (default: ``rng``) the dropout masks,
+    so that with a stream of their own the masks leave the weights' stream untouched.
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
@@ -157,13 +160,14 @@ def build_mlp(
     check_range(dropout, "dropout", 0.0, 1.0)
     dtype = check_dtype(dtype)
     rng = check_rng(rng)
+    dropout_rng = rng if dropout_rng is None else check_rng(dropout_rng, "dropout_rng")
     sizes = [in_features, *hidden]
     layers: list[Layer] = []
     for fan_in, fan_out in itertools.pairwise(sizes):
         layers.append(Linear(fan_in, fan_out, init=init, rng=rng, dtype=dtype))
         layers.append(ACTIVATIONS[activation]())
         if dropout > 0:
-            layers.append(Dropout(dropout, rng=rng))
+            layers.append(Dropout(dropout, rng=dropout_rng))
     layers.append(Linear(sizes[-1], out_features, init=init, rng=rng, dtype=dtype))
     if output_activation is not None:
         layers.append(ACTIVATIONS[output_activation]())

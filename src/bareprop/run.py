@@ -102,11 +102,8 @@ def build(
         n_features, config.hidden, n_classes,
         activation=config.activation, init=init, dropout=config.dropout,
         output_activation="sigmoid" if config.loss == "mse" else None,
-        rng=rngs["init"], dtype=config.dtype,
+        rng=rngs["init"], dropout_rng=rngs["dropout"], dtype=config.dtype,
     )  # fmt: skip
-    for layer in model.layers:  # dropout masks get their own stream, so init is unaffected
-        if hasattr(layer, "p"):
-            layer.rng = rngs["dropout"]  # type: ignore[attr-defined]
     loss = LOSSES[config.loss](reduction=config.reduction)
     kwargs: dict[str, Any] = {"lr": config.lr, "weight_decay": config.weight_decay}
     if config.optimizer == "sgd":
