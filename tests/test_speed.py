@@ -64,11 +64,15 @@ def _weights(model: bp.Sequential) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fit_equals_the_plain_loop_bit_for_bit(name: str, dtype: type, kernels_off: None) -> None:
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
+def test_fit_equals_the_plain_loop_bit_for_bit(
+    name: str, dtype: type, compiled: bool, kernels_off: None
+) -> None:
     x, y = _data(dtype=dtype)
     plain = _model(dtype)
     _plain_fit(plain, OPTIMIZERS[name](plain.parameters()), x, y, epochs=2)
-    _kernels.use(True)  # fit with everything fast: buffers, packed parameters, compiled loops
+    # fit with everything fast: buffers, fused Linear+ReLU, packed parameters, compiled loops
+    _kernels.use(compiled)
     fast = _model(dtype)
     opt = OPTIMIZERS[name](fast.parameters())
     bp.fit(fast, x, y, loss=bp.SoftmaxCrossEntropy(), optimizer=opt, epochs=2, batch_size=32,
@@ -110,6 +114,70 @@ def test_compiled_relu_matches_numpy_on_special_values() -> None:
     np.testing.assert_array_equal(np.signbit(y), np.signbit(ref_y))
     np.testing.assert_array_equal(dx, ref_dx)
     np.testing.assert_array_equal(np.signbit(dx), np.signbit(ref_dx))
+
+
+SPECIAL = np.array([-0.0, 0.0, np.nan, np.inf, -np.inf, -1.5, 2.5, 1e-40, -3e38, 3e38], np.float32)
+
+
+def _both(fn: Callable[[], tuple[np.ndarray, ...]]) -> None:
+    """``fn`` with the compiled kernels and with NumPy: the same values, signs of zero included.
+
+    (Not the sign of a NaN: which operand's NaN an addition passes on is the CPU's choice.)
+    """
+    pytest.importorskip("numba")
+    results = []
+    for on in (False, True):
+        _kernels.use(on)
+        with np.errstate(all="ignore"):
+            results.append([np.array(a, copy=True) for a in fn()])
+    _kernels.use(True)
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(np.signbit(a) & ~np.isnan(a), np.signbit(b) & ~np.isnan(b))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_linear_relu_kernels_match_numpy(dtype: type) -> None:
+    rng = np.random.default_rng(4)
+    rows = [rng.permutation(SPECIAL) for _ in range(7)] + [-np.zeros(10)]  # a -0.0 column
+    y0 = np.array(rows, dtype)
+    dy = np.array([rng.permutation(SPECIAL) for _ in range(len(rows))], dtype)
+    b = rng.permutation(SPECIAL).astype(dtype)
+
+    def run() -> tuple[np.ndarray, ...]:
+        y = _kernels.bias_relu(y0.copy(), b)
+        bias_grad, sums = np.empty(10, dtype), np.empty(10, dtype)
+        dz = _kernels.relu_bias_backward(dy, y, None, np.empty_like(dy), bias_grad)
+        return y, dz, bias_grad, _kernels.column_sums(dy, sums)
+
+    _both(run)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (64, 10), (300, 257)])
+def test_bias_gradient_sums_match_numpy_on_random_shapes(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(5)
+    dy = (rng.standard_normal(shape) * 10.0 ** rng.integers(-4, 4, shape)).astype(np.float32)
+    y = rng.standard_normal(shape).astype(np.float32)
+    _both(lambda: (
+        _kernels.column_sums(dy, np.empty(shape[1], np.float32)),
+        _kernels.relu_bias_backward(dy, y, None, None, np.empty(shape[1], np.float32)),
+    ))  # fmt: skip
+
+
+def test_softmax_cross_entropy_kernels_match_numpy() -> None:
+    rng = np.random.default_rng(6)
+    z = rng.standard_normal((64, 10)).astype(np.float32) * 30
+    z[3, 4] = np.nan  # a NaN row: its max, and so the whole row, is NaN
+    z[5] = z[5, 0]  # a row of ties
+    labels = rng.integers(0, 10, 64)
+    loss = bp.SoftmaxCrossEntropy()
+
+    def run() -> tuple[np.ndarray, ...]:
+        shifted, picked = _kernels.shift_rows(z, labels)
+        value = loss.forward(z, labels)
+        return shifted, picked, np.array(value), loss.backward()
+
+    _both(run)
 
 
 def test_fast_training_reuses_buffers_and_skips_only_the_unused_gradient() -> None:

@@ -48,6 +48,11 @@ def kernels() -> SimpleNamespace | None:
             adam=compiled.adam,
             relu=compiled.relu,
             relu_backward=compiled.relu_backward,
+            bias_relu=compiled.bias_relu,
+            relu_bias_backward=compiled.relu_bias_backward,
+            column_sums=compiled.column_sums,
+            shift_rows=compiled.shift_rows,
+            softmax_ce_grad=compiled.softmax_ce_grad,
         )
     return _compiled
 
@@ -112,3 +117,83 @@ def relu_backward(
         return np.multiply(dy, np.greater(y, 0, out=mask), out=out)
     compiled.relu_backward(*flat, dy.dtype.type(0), dy.dtype.type(1))  # type: ignore[union-attr]
     return out  # type: ignore[return-value]
+
+
+def _compiled_for(*arrays: np.ndarray) -> SimpleNamespace | None:
+    """The compiled kernels if they can take these arrays: one float dtype, C-contiguous."""
+    compiled = _compiled if _tried else kernels()
+    if compiled is None:
+        return None
+    dtype = arrays[0].dtype
+    if dtype.kind != "f":
+        return None
+    for a in arrays:  # a loop, not all(...): this runs several times per training step
+        if a.dtype != dtype or not a.flags.c_contiguous:
+            return None
+    return compiled
+
+
+def bias_relu(y: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``y = max(y + b, 0)`` in place (``y`` (N, K), ``b`` (K,)): one pass instead of two."""
+    compiled = _compiled_for(y, b) if y.ndim == 2 else None
+    if compiled is None:
+        np.add(y, b, out=y)
+        return np.maximum(y, 0, out=y)
+    compiled.bias_relu(y, b, y.dtype.type(0))
+    return y
+
+
+def relu_bias_backward(
+    dy: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray | None,
+    dz: np.ndarray | None,
+    bias_grad: np.ndarray,
+) -> np.ndarray:
+    """``dz = dy * (y > 0)`` and ``bias_grad = dz.sum(axis=0)``, in one pass when it can be.
+
+    ``mask`` is scratch for the NumPy path. Returns ``dz``.
+    """
+    dz = np.empty_like(dy) if dz is None else dz
+    compiled = _compiled_for(dy, y, dz, bias_grad) if dy.ndim == 2 else None
+    if compiled is None:
+        np.multiply(dy, np.greater(y, 0, out=mask), out=dz)
+        np.sum(dz, axis=0, out=bias_grad)
+        return dz
+    f = dy.dtype.type
+    compiled.relu_bias_backward(dy, y, dz, bias_grad, f(0), f(1))
+    return dz
+
+
+def column_sums(dy: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``np.sum(dy, axis=0, out=out)`` for a 2-D ``dy`` (a bias gradient)."""
+    compiled = _compiled_for(dy, out) if dy.ndim == 2 else None
+    if compiled is None:
+        return np.sum(dy, axis=0, out=out)
+    compiled.column_sums(dy, out, dy.dtype.type(0))
+    return out
+
+
+def shift_rows(z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``z - z.max(axis=1, keepdims=True)`` and, per row, its entry at the label."""
+    compiled = _compiled_for(z) if z.ndim == 2 and z.shape[1] else None
+    if compiled is None:
+        shifted = z - z.max(axis=1, keepdims=True)
+        return shifted, shifted[np.arange(len(labels)), labels]
+    shifted, picked = np.empty_like(z), np.empty(len(z), z.dtype)
+    compiled.shift_rows(z, labels, shifted, picked)
+    return shifted, picked
+
+
+def softmax_ce_grad(
+    e: np.ndarray, sums: np.ndarray, labels: np.ndarray, scale: float
+) -> np.ndarray:
+    """``e * (scale / sums)`` with ``scale`` then subtracted at each row's label."""
+    compiled = _compiled_for(e, sums)
+    if compiled is None:
+        grad = e * (scale / sums)
+        grad[np.arange(len(labels)), labels] -= scale
+        return grad
+    grad = np.empty_like(e)
+    compiled.softmax_ce_grad(e, sums, labels, e.dtype.type(scale), grad)
+    return grad

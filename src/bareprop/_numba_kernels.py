@@ -63,3 +63,69 @@ def relu_backward(dy, y, dx, zero, one):
     """``dx = dy * [y > 0]``, the multiplication kept so that signs and NaNs match NumPy's."""
     for i in range(dy.size):
         dx[i] = dy[i] * (one if y[i] > 0 else zero)
+
+
+@_jit
+def bias_relu(y, b, zero):
+    """``y = max(y + b, 0)`` in place, ``y`` (N, K) and ``b`` (K,): a Linear's bias and its ReLU."""
+    n, k = y.shape
+    for i in range(n):
+        for j in range(k):
+            yi = y[i, j] + b[j]
+            y[i, j] = yi if (yi > 0 or yi != yi) else zero
+
+
+@_jit
+def relu_bias_backward(dy, y, dz, bias_grad, zero, one):
+    """``dz = dy * [y > 0]`` and ``bias_grad = dz`` summed over rows, in one pass.
+
+    The sum starts at zero and adds the rows in order, as NumPy's ``sum(axis=0)`` of a
+    C-contiguous array does (so ``-0.0`` columns sum to ``+0.0`` there and here).
+    """
+    n, k = dy.shape
+    for j in range(k):
+        bias_grad[j] = zero
+    for i in range(n):
+        for j in range(k):
+            d = dy[i, j] * (one if y[i, j] > 0 else zero)
+            dz[i, j] = d
+            bias_grad[j] += d
+
+
+@_jit
+def column_sums(dy, out, zero):
+    """``out = dy.sum(axis=0)``, rows added in order from zero, as NumPy does."""
+    n, k = dy.shape
+    for j in range(k):
+        out[j] = zero
+    for i in range(n):
+        for j in range(k):
+            out[j] += dy[i, j]
+
+
+@_jit
+def shift_rows(z, labels, shifted, picked):
+    """``shifted = z - max(z, axis=1)`` (a NaN in a row makes its max NaN, as in NumPy) and
+    ``picked[i] = shifted[i, labels[i]]``.
+    """
+    n, c = z.shape
+    for i in range(n):
+        m = z[i, 0]
+        for j in range(1, c):
+            v = z[i, j]
+            if v > m or v != v:
+                m = v
+        for j in range(c):
+            shifted[i, j] = z[i, j] - m
+        picked[i] = shifted[i, labels[i]]
+
+
+@_jit
+def softmax_ce_grad(e, sums, labels, scale, grad):
+    """``grad = e * (scale / sums)``, then ``scale`` taken from each row's label entry."""
+    n, c = e.shape
+    for i in range(n):
+        q = scale / sums[i, 0]
+        for j in range(c):
+            grad[i, j] = e[i, j] * q
+        grad[i, labels[i]] -= scale

@@ -15,7 +15,8 @@ the other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -87,6 +88,8 @@ class Layer:
             return None
         buffers: dict[str, np.ndarray] = self.__dict__.setdefault("_buffers", {})
         buf = buffers.get(key)
+        if buf is not None and buf.shape == shape and buf.dtype == dtype:
+            return buf  # the usual case, checked first: called a dozen times per step
         if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] or len(buf) < shape[0]:
             buf = buffers[key] = np.empty(shape, dtype)
         return buf[: shape[0]]
@@ -136,18 +139,27 @@ class Linear(Layer):
         # False when nothing consumes dx (the first layer, inside ``fit``): backward then
         # skips the (N, out) @ (out, in) product, a quarter of the reference MLP's GEMM work.
         self.input_grad = True
+        # The ReLU right after this layer, while :func:`fused_relus` fuses the two.
+        self._relu: ReLU | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, in)
         self._x = x
         shape = (*x.shape[:-1], self.out_features)
         y = np.matmul(x, self.weight.data, out=self._out("y", shape, np.result_type(x, self.dtype)))
-        y += self.bias.data
+        if self._relu is None:
+            y += self.bias.data
+        else:  # fused: y = max(x @ W + b, 0), the ReLU's output, in one pass over y
+            self._relu._y = _kernels.bias_relu(y, self.bias.data)
         return y  # (N, out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:  # dy: (N, out)
         assert self._x is not None, "backward() called before forward()"
+        if self._relu is None:
+            _kernels.column_sums(dy, self.bias.grad)  # (out,): dy summed over the batch
+        else:  # fused: dy is the gradient of the ReLU's output; apply its mask first
+            mask, dz = self._out("mask", dy.shape, np.bool_), self._out("dz", dy.shape, dy.dtype)
+            dy = _kernels.relu_bias_backward(dy, self._relu._y, mask, dz, self.bias.grad)
         np.matmul(self._x.T, dy, out=self.weight.grad)  # (in, out)
-        np.sum(dy, axis=0, out=self.bias.grad)  # (out,)
         if not self.input_grad:
             return None  # type: ignore[return-value]  # see __init__: nobody reads it
         dx = self._out("dx", self._x.shape, dy.dtype)
@@ -167,11 +179,18 @@ class Linear(Layer):
 class ReLU(Layer):
     """``y = max(x, 0)``; ``dx = dy * [x > 0]`` (the derivative at 0 is taken as 0, as torch)."""
 
+    # True while :func:`fused_relus` has the Linear before this layer compute it.
+    _fused = False
+
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if self._fused:  # x is already max(x, 0), and self._y is x
+            return x
         self._y = _kernels.relu(x, self._out("y", x.shape, x.dtype))  # np.maximum(x, 0)
         return self._y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self._fused:  # the Linear before applies the mask, with its bias gradient
+            return dy
         mask, dx = self._out("mask", dy.shape, np.bool_), self._out("dx", dy.shape, dy.dtype)
         return _kernels.relu_backward(dy, self._y, mask, dx)  # dy * (y > 0)
 
@@ -273,6 +292,29 @@ def reused_buffers(layers: Iterable[Layer]) -> Iterator[None]:
         for layer in layers:
             layer._reuse = False
             layer.__dict__.pop("_buffers", None)
+
+
+@contextmanager
+def fused_relus(layers: Sequence[Layer]) -> Iterator[None]:
+    """Within the block, each Linear followed by a ReLU in ``layers`` computes both.
+
+    Forward, the bias addition and the ReLU become one pass over the Linear's output (which
+    the ReLU then returns as it is); backward, the ReLU's mask and the bias gradient become
+    one pass (the ReLU hands its ``dy`` through). Same float operations, same results: only
+    the passes over memory are fewer. ``layers`` must run in this order, as a Sequential's do.
+    """
+    pairs = [
+        (a, b)
+        for a, b in itertools.pairwise(layers)
+        if isinstance(a, Linear) and type(b) is ReLU and a._relu is None and not b._fused
+    ]
+    for linear, relu in pairs:
+        linear._relu, relu._fused = relu, True
+    try:
+        yield
+    finally:
+        for linear, relu in pairs:
+            linear._relu, relu._fused = None, False
 
 
 LAYERS: dict[str, type[Layer]] = {

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from bareprop import _kernels
 from bareprop._checks import check_labels
 
 REDUCTIONS = ("mean", "sum")
@@ -65,12 +66,12 @@ class SoftmaxCrossEntropy(Loss):
         if pred.ndim != 2:
             raise ValueError(f"pred must be 2-D logits (N, C), got shape {pred.shape}")
         labels = check_labels(target, pred.shape[1], "target", n_samples=pred.shape[0])
-        shifted = pred - pred.max(axis=1, keepdims=True)  # z - max(z): exp cannot overflow
-        self._exp = np.exp(shifted)
+        # z - max(z): exp cannot overflow; picked: z[y] - max(z), the max cancelling out below
+        shifted, picked = _kernels.shift_rows(pred, labels)
+        self._exp = np.exp(shifted, out=shifted)
         self._sums = self._exp.sum(axis=1, keepdims=True)  # >= 1: the max contributes exp(0)
         self._labels = labels
-        # sum_i logsumexp(z_i) - z_i[y_i], with the row max cancelling out, in float64
-        picked = shifted[self._rows(), labels]
+        # sum_i logsumexp(z_i) - z_i[y_i], in float64
         total = np.log(self._sums).sum(dtype=np.float64) - picked.sum(dtype=np.float64)
         return float(total / len(labels) if self.reduction == "mean" else total)
 
@@ -79,17 +80,7 @@ class SoftmaxCrossEntropy(Loss):
         # log's 1/p cancel, which is why the two are fused instead of chained. The mean's 1/N
         # is folded into the normalisation: one multiply instead of a divide and a divide.
         scale = 1.0 / len(self._labels) if self.reduction == "mean" else 1.0
-        grad = self._exp * (scale / self._sums)  # softmax(z) / N
-        grad[self._rows(), self._labels] -= scale
-        return grad
-
-    def _rows(self) -> np.ndarray:
-        """``arange(N)`` for picking one entry per row, kept across batches of one size."""
-        n = len(self._labels)
-        rows: np.ndarray | None = getattr(self, "_arange", None)
-        if rows is None or len(rows) != n:
-            rows = self._arange = np.arange(n)
-        return rows
+        return _kernels.softmax_ce_grad(self._exp, self._sums, self._labels, scale)
 
 
 class MSELoss(Loss):

@@ -17,6 +17,7 @@ from bareprop.layers import (
     Layer,
     Linear,
     Parameter,
+    fused_relus,
     layer_from_config,
     reused_buffers,
 )
@@ -109,14 +110,15 @@ class Sequential(Layer):
 def fast_training(model: Layer) -> Iterator[None]:
     """What ``fit`` runs its steps in: nothing allocated per step, no unused gradient.
 
-    The layers reuse their output buffers (see :func:`~bareprop.layers.reused_buffers`) and
-    the first layer, if a Linear, skips the input gradient that nothing reads. Everything
-    is restored on exit.
+    The layers reuse their output buffers (see :func:`~bareprop.layers.reused_buffers`),
+    each Linear computes the ReLU after it in the same pass (see
+    :func:`~bareprop.layers.fused_relus`), and the first layer, if a Linear, skips the input
+    gradient that nothing reads. Everything is restored on exit.
     """
     layers = model.layers if isinstance(model, Sequential) else [model]
     first = layers[0] if layers and isinstance(layers[0], Linear) else None
     needed = first.input_grad if first is not None else True
-    with reused_buffers(layers):
+    with reused_buffers(layers), fused_relus(layers):
         if first is not None:
             first.input_grad = False
         try:

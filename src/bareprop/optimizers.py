@@ -142,12 +142,18 @@ class Optimizer:
 
     def _is_packed(self, names: tuple[str, ...]) -> bool:
         """Whether every array is still the view :func:`_pack` / :meth:`_zeros_state` made."""
-        current = {"data": [p.data for p in self.params], "grad": [p.grad for p in self.params]}
-        current.update((n, getattr(self, n)) for n in names)
-        return all(
-            n in self._views and all(a is b for a, b in zip(arrays, self._views[n], strict=True))
-            for n, arrays in current.items()
-        )
+        views = self._views
+        if not views or any(n not in views for n in names):
+            return False
+        # Plain loops: this runs before every step.
+        for p, data, grad in zip(self.params, views["data"], views["grad"], strict=True):
+            if p.data is not data or p.grad is not grad:
+                return False
+        for n in names:
+            for a, b in zip(getattr(self, n), views[n], strict=True):
+                if a is not b:
+                    return False
+        return True
 
 
 class SGD(Optimizer):
