@@ -164,6 +164,13 @@ def test_bias_gradient_sums_match_numpy_on_random_shapes(shape: tuple[int, int])
     ))  # fmt: skip
 
 
+def test_all_finite_matches_numpy() -> None:
+    arrays = [np.ones(500, np.float32), SPECIAL, np.array([3e38, -3e38], np.float32)]
+    arrays += [np.r_[np.ones(99), bad] for bad in (np.nan, np.inf, -np.inf)]
+    _both(lambda: tuple(np.array(_kernels.all_finite(a)) for a in arrays))
+    assert [_kernels.all_finite(a) for a in arrays] == [True, False, True, False, False, False]
+
+
 def test_softmax_cross_entropy_kernels_match_numpy() -> None:
     rng = np.random.default_rng(6)
     z = rng.standard_normal((64, 10)).astype(np.float32) * 30

@@ -53,6 +53,7 @@ def kernels() -> SimpleNamespace | None:
             column_sums=compiled.column_sums,
             shift_rows=compiled.shift_rows,
             softmax_ce_grad=compiled.softmax_ce_grad,
+            all_finite=compiled.all_finite,
         )
     return _compiled
 
@@ -197,3 +198,11 @@ def softmax_ce_grad(
     grad = np.empty_like(e)
     compiled.softmax_ce_grad(e, sums, labels, e.dtype.type(scale), grad)
     return grad
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """``np.isfinite(a).all()`` for a 1-D float array (a bias gradient, checked every step)."""
+    compiled = _compiled_for(a) if a.ndim == 1 else None
+    if compiled is None:
+        return bool(np.isfinite(a).all())
+    return bool(compiled.all_finite(a))

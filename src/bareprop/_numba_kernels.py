@@ -129,3 +129,12 @@ def softmax_ce_grad(e, sums, labels, scale, grad):
         for j in range(c):
             grad[i, j] = e[i, j] * q
         grad[i, labels[i]] -= scale
+
+
+@_jit
+def all_finite(a):
+    """``np.isfinite(a).all()`` for a 1-D array, without the boolean copy."""
+    for i in range(a.size):
+        if not np.isfinite(a[i]):
+            return False
+    return True

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bareprop import _kernels
 from bareprop.errors import BarepropError
 from bareprop.layers import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 
@@ -81,7 +82,7 @@ class Doctor:
         Called before ``optimizer.step()``, so the weights have not seen the bad gradient.
         """
         for _, layer in self.linears:
-            if not np.isfinite(layer.bias.grad).all():
+            if not _kernels.all_finite(layer.bias.grad):
                 break
         else:
             return
