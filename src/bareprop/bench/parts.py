@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,9 @@ def step_parts(cfg: BenchConfig, x: np.ndarray, y: np.ndarray, steps: int) -> di
     """Seconds per epoch spent in each part of a step, from ``steps`` timed steps.
 
     Parts: ``batch`` (gather the shuffled rows), ``<Layer> forward`` / ``<Layer> backward``
-    summed over the layers of that type (a Linear's include its GEMMs), ``loss``
+    summed over the layers of that type (a Linear's include its GEMMs; ``Linear+ReLU`` is a
+    Linear and the ReLU after it, which ``fit`` runs fused, see
+    :func:`bareprop.layers.fused_relus`), ``loss``
     (forward and backward), ``optimizer``, ``bookkeeping`` (finite checks, running loss and
     accuracy).
     """
@@ -45,20 +48,20 @@ def step_parts(cfg: BenchConfig, x: np.ndarray, y: np.ndarray, steps: int) -> di
         t1 = clock()
         totals["batch"] += t1 - t0
         h = xb
-        for layer in model.layers:
+        for layer, name in zip(model.layers, names, strict=True):
             h = layer.forward(h)
             t2 = clock()
-            totals[f"{type(layer).__name__} forward"] += t2 - t1
+            totals[f"{name} forward"] += t2 - t1
             t1 = t2
         value = loss.forward(h, yb)
         dy = loss.backward()
         t2 = clock()
         totals["loss"] += t2 - t1
         t1 = t2
-        for layer in reversed(model.layers):
+        for layer, name in zip(reversed(model.layers), reversed(names), strict=True):
             dy = layer.backward(dy)
             t2 = clock()
-            totals[f"{type(layer).__name__} backward"] += t2 - t1
+            totals[f"{name} backward"] += t2 - t1
             t1 = t2
         opt.step()
         t2 = clock()
@@ -70,6 +73,7 @@ def step_parts(cfg: BenchConfig, x: np.ndarray, y: np.ndarray, steps: int) -> di
 
     order = rng.permutation(len(x))
     with fast_training(model):
+        names = [_part_name(layer) for layer in model.layers]
         for i in range(WARMUP_STEPS + steps):
             if i == WARMUP_STEPS:
                 totals.clear()
@@ -77,3 +81,13 @@ def step_parts(cfg: BenchConfig, x: np.ndarray, y: np.ndarray, steps: int) -> di
             one_step(order[start : start + bs])
     per_epoch = math.ceil(EPOCH_SAMPLES / bs) / steps
     return {name: seconds * per_epoch for name, seconds in totals.items()}
+
+
+def _part_name(layer: Any) -> str:
+    """The layer's type, or ``Linear+ReLU`` for a Linear and a ReLU that run fused."""
+    from bareprop.layers import Linear, ReLU
+
+    fused = (isinstance(layer, Linear) and layer._relu is not None) or (
+        isinstance(layer, ReLU) and layer._fused
+    )
+    return "Linear+ReLU" if fused else type(layer).__name__
