@@ -39,7 +39,7 @@ def test_bench_runs_each_contender_in_its_own_process_and_tabulates() -> None:
     assert {
         "batch",
         "Linear forward",
-        "ReLU backward",
+        "Linear+ReLU backward",
         "loss",
         "optimizer",
         "sum of the parts",
