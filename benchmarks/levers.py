@@ -8,7 +8,10 @@ Variants, each measured in its own process, in interleaved rounds (medians, min-
   reused layer buffers, the first layer's unused input gradient skipped, the batch taken
   into a buffer, the fused softmax-CE gradient with 1/N folded in;
 * ``+ flat parameters``: one flat buffer for all weights / gradients / moments;
-* ``+ numba``: the compiled fused optimiser step and ReLU (if numba is installed).
+* ``+ numba``: the compiled loops (if numba is installed): the one-pass optimiser step, ReLU,
+  the softmax-CE pieces around NumPy's exp and log, the finite check of the gradients;
+* ``+ fused Linear+ReLU``: each Linear computes the ReLU after it (bias + ReLU one pass
+  forward, mask + bias gradient one pass backward). The rows above run without this fusion.
 
     python benchmarks/levers.py [--rounds 3] [--steps 400] [--before COMMIT]
 """
@@ -16,6 +19,7 @@ Variants, each measured in its own process, in interleaved rounds (medians, min-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -28,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 CONFIGS = {"sgd-b64": ("sgd", 0.01, 64), "adam-b128": ("adam", 1e-3, 128)}
-VARIANTS = ("before", "+ buffers, no dx", "+ flat parameters", "+ numba")
+VARIANTS = ("before", "+ buffers, no dx", "+ flat parameters", "+ numba", "+ fused Linear+ReLU")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,11 +42,13 @@ def worker(variant: str, config: str, steps: int) -> float:
     from bareprop.datasets import load_mnist
 
     if variant != "before":
-        from bareprop import _kernels, optimizers
+        from bareprop import _kernels, model, optimizers
 
-        _kernels.use(variant == "+ numba")
+        _kernels.use(variant in ("+ numba", "+ fused Linear+ReLU"))
         if variant == "+ buffers, no dx":
             optimizers._pack = lambda params: None  # type: ignore[attr-defined]
+        if variant != "+ fused Linear+ReLU":
+            model.fused_relus = lambda layers: contextlib.nullcontext()  # type: ignore[attr-defined]
     (xtr, ytr), _ = load_mnist()
     x = (np.arange(256) / 255.0).astype(np.float32)[xtr.reshape(len(xtr), -1)]
     y = ytr.astype(np.int64)
