@@ -27,7 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,19 +38,26 @@ VARIANTS = ("before", "+ buffers, no dx", "+ flat parameters", "+ numba", "+ fus
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@contextlib.contextmanager
+def _unfused(layers: Sequence[Any]) -> Iterator[None]:
+    """Stands in for :func:`bareprop.layers.fused_relus`: every layer runs on its own."""
+    yield
+
+
 def worker(variant: str, config: str, steps: int) -> float:
     """Seconds for ``steps`` steps of ``fit`` (after 20 untimed), with the levers of ``variant``."""
     import bareprop as bp
     from bareprop.datasets import load_mnist
 
     if variant != "before":
-        from bareprop import _kernels, model, optimizers
+        from bareprop import _kernels, optimizers
+        from bareprop import model as model_module
 
         _kernels.use(variant in ("+ numba", "+ fused Linear+ReLU"))
         if variant == "+ buffers, no dx":
-            optimizers._pack = lambda params: None  # type: ignore[attr-defined]
+            optimizers._pack = lambda params: None
         if variant != "+ fused Linear+ReLU":
-            model.fused_relus = lambda layers: contextlib.nullcontext()  # type: ignore[attr-defined]
+            model_module.fused_relus = _unfused
     (xtr, ytr), _ = load_mnist()
     x = (np.arange(256) / 255.0).astype(np.float32)[xtr.reshape(len(xtr), -1)]
     y = ytr.astype(np.int64)
