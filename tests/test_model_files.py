@@ -136,6 +136,26 @@ def test_a_newer_format_version_is_refused(tmp_path: Path) -> None:
         bp.load(tmp_path / "other.npz")
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format": "bareprop-checkpoint"}, "not a bareprop model file"),
+        ({"version": 2}, "model format version 2, this bareprop reads 1"),
+        ({"version": "1"}, "model format version '1', this bareprop reads 1"),
+        ({"weights_sha256": "0" * 64},
+         "the weights do not match their SHA-256: the file was altered"),
+    ],
+)  # fmt: skip
+def test_the_header_checks_name_what_is_wrong(tmp_path: Path, change: dict, message: str) -> None:
+    _, path = _saved(tmp_path)
+    entries = _entries(path)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **_with_header(entries, {**_header(entries), **change}))
+    with pytest.raises(bp.ModelFileError) as caught:
+        bp.load(bad)
+    assert str(caught.value) == f"{bad}: {message}"
+
+
 def test_an_architecture_that_does_not_match_the_weights_is_refused(tmp_path: Path) -> None:
     _, path = _saved(tmp_path)
     entries = _entries(path)

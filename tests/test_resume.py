@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 import os
 import shutil
 import signal
@@ -198,6 +199,35 @@ def test_tampered_or_truncated_checkpoint_is_refused(tmp_path: Path) -> None:
     np.savez(tmp_path / "tampered.npz", **arrays)
     with pytest.raises(CheckpointError, match="SHA-256"):
         load_checkpoint(tmp_path / "tampered.npz")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format": "bareprop-model"}, "not a bareprop checkpoint"),
+        ({"version": 2}, "checkpoint version 2, this bareprop reads 1"),
+        ({"version": None}, "checkpoint version None, this bareprop reads 1"),
+        ({"sha256": "0" * 64}, "the arrays do not match their SHA-256: it was altered"),
+    ],
+)
+def test_a_checkpoint_of_another_format_version_or_digest_is_refused(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    from bareprop.checkpoint import CheckpointError
+
+    model = bp.build_mlp(5, [4], 3, rng=np.random.default_rng(0))
+    path = tmp_path / FILENAME
+    save_checkpoint(path, model=model, optimizer=bp.SGD(model.parameters(), lr=0.1),
+                    rngs={"a": np.random.default_rng(0)}, state=FitState())  # fmt: skip
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = {**json.loads(arrays["meta"].tobytes()), **change}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(bad)
+    assert str(caught.value) == f"{bad}: {message}"
 
 
 class _CtrlC(bp.Layer):
