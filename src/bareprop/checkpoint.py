@@ -34,13 +34,7 @@ import numpy as np
 from bareprop.errors import BarepropError, ModelFileError
 from bareprop.layers import Layer
 from bareprop.optimizers import Optimizer
-from bareprop.serialization import (
-    MALFORMED,
-    HeaderSpec,
-    _inspect_archive,
-    atomic_write,
-    check_header,
-)
+from bareprop.serialization import MALFORMED, _inspect_archive, atomic_write
 
 FORMAT = "bareprop-checkpoint"
 VERSION = 1
@@ -212,17 +206,6 @@ class Checkpoint:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_HEADER = HeaderSpec(
-    format=FORMAT,
-    version=VERSION,
-    digest_key="sha256",
-    error=CheckpointError,
-    not_this_format="not a bareprop checkpoint",
-    version_label="checkpoint version",
-    altered="the arrays do not match their SHA-256: it was altered",
-)
-
-
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read and verify a checkpoint (format, version, SHA-256); never unpickles.
 
@@ -245,7 +228,14 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(
             f"{path}: not a readable checkpoint, truncated or corrupt ({e})"
         ) from None
-    check_header(meta, path, _HEADER, lambda: _sha256(arrays))
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a bareprop checkpoint")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {meta.get('version')!r}, this bareprop reads {VERSION}"
+        )
+    if meta.get("sha256") != _sha256(arrays):
+        raise CheckpointError(f"{path}: the arrays do not match their SHA-256: it was altered")
     try:
         params = [arrays[f"param_{i}"] for i in range(int(meta["n_params"]))]
         optimizer = _join_optimizer(meta["optimizer"], arrays)

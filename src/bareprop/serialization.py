@@ -20,14 +20,12 @@ import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bareprop.errors import BarepropError, ModelFileError
+from bareprop.errors import ModelFileError
 from bareprop.model import Sequential
 
 FORMAT = "bareprop-model"
@@ -134,59 +132,6 @@ def _inspect_archive(f: Any, path: Path, size: int) -> None:
                     raise ModelFileError(f"{path}: entry {m.filename!r} is truncated or corrupt")
 
 
-@dataclass(frozen=True)
-class HeaderSpec:
-    """What one kind of archive's JSON header must say, and how a refusal of it is worded.
-
-    Attributes:
-        format: the ``"format"`` the header must name.
-        version: the one ``"version"`` this bareprop reads.
-        digest_key: the header key holding the SHA-256 of the archive's arrays.
-        error: the exception raised; every message starts with the file's path.
-        not_this_format: the message when the header is not this format.
-        version_label: what precedes the found version, e.g. ``"checkpoint version"``.
-        altered: the message when the arrays do not match their SHA-256.
-    """
-
-    format: str
-    version: int
-    digest_key: str
-    error: type[BarepropError]
-    not_this_format: str
-    version_label: str
-    altered: str
-
-
-_HEADER = HeaderSpec(
-    format=FORMAT,
-    version=VERSION,
-    digest_key="weights_sha256",
-    error=ModelFileError,
-    not_this_format="not a bareprop model file",
-    version_label="model format version",
-    altered="the weights do not match their SHA-256: the file was altered",
-)
-
-
-def check_header(header: Any, path: Path, spec: HeaderSpec, digest: Callable[[], str]) -> None:
-    """Check the format, the version and then the SHA-256 of a header read from ``path``.
-
-    ``digest()`` hashes the arrays; it is called only once format and version are right.
-
-    Raises:
-        spec.error: naming ``path`` and the first check that failed.
-    """
-    if not isinstance(header, dict) or header.get("format") != spec.format:
-        raise spec.error(f"{path}: {spec.not_this_format}")
-    if header.get("version") != spec.version:
-        raise spec.error(
-            f"{path}: {spec.version_label} {header.get('version')!r}, "
-            f"this bareprop reads {spec.version}"
-        )
-    if header.get(spec.digest_key) != digest():
-        raise spec.error(f"{path}: {spec.altered}")
-
-
 def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The JSON header and the parameter arrays of a model file, checked but not yet built."""
     path = Path(path)
@@ -216,7 +161,16 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.n
         raise ModelFileError(
             f"{path}: not a valid model file, truncated or corrupt ({e})"
         ) from None
-    check_header(header, path, _HEADER, lambda: weights_sha256(arrays))
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a bareprop model file")
+    if header.get("version") != VERSION:
+        raise ModelFileError(
+            f"{path}: model format version {header.get('version')!r}, this bareprop reads {VERSION}"
+        )
+    if header.get("weights_sha256") != weights_sha256(arrays):
+        raise ModelFileError(
+            f"{path}: the weights do not match their SHA-256: the file was altered"
+        )
     return header, arrays
 
 
