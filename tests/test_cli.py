@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
+from rich.console import Console
 
 import bareprop as bp
+import bareprop.training
 from bareprop.cli import main
+from bareprop.config import TrainConfig
 from bareprop.datasets import load_mnist
+from bareprop.progress import EpochReporter
+from bareprop.run import train_run
 
 FAST = ["--hidden", "32", "--epochs", "3", "--batch-size", "32", "--lr", "0.005"]
 
@@ -225,3 +235,63 @@ def test_console_script_runs(tiny_data: Path, tmp_path: Path) -> None:
     assert ok.stdout.strip().splitlines()[-1].startswith("test accuracy: ")
     bad = subprocess.run([*cmd, "train", "--lr", "0"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+@contextmanager
+def _ctrl_c_pressed() -> Iterator[SimpleNamespace]:
+    """Stands in for ``deferred_sigint`` once Ctrl-C was pressed: ``fit`` stops after a step."""
+    yield SimpleNamespace(requested=True)
+
+
+def _interrupt(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run ``bareprop train`` with ``argv``, stopped after its first step (epoch 1, batch 1)."""
+    with monkeypatch.context() as m:
+        m.setattr(bareprop.training, "deferred_sigint", _ctrl_c_pressed)
+        assert main(["train", *argv]) == 130
+
+
+def test_resume_from_another_folder_with_a_relative_data_dir(
+    tiny_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _interrupt(["--data-dir", "data", "--out", "run", *FAST, "--no-plots"], monkeypatch)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["train", "--resume", "../run", "--data-dir", "../other", "--quiet"]) == 2
+    assert "--data-dir ../other conflicts" in capsys.readouterr().err
+    assert main(["train", "--resume", "../run", "--data-dir", "../data", "--quiet"]) == 0
+    assert json.loads(Path("../run/config.json").read_text())["config"]["data_dir"] == str(
+        tiny_data.resolve()
+    )
+    monkeypatch.chdir(tmp_path)  # a run recorded before data_dir was made absolute
+    train_run(TrainConfig(hidden=[8], epochs=1, data_dir="data"), verbose=0, run_dir=Path("old"))
+    assert main(["train", "--resume", "old", "--quiet", "--no-plots"]) == 0
+
+
+def test_resumed_progress_bar_starts_at_the_batches_already_done(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """270 training samples, batch 32: 9 steps per epoch; the run stopped after the first."""
+    out = tmp_path / "run"
+    _interrupt(["--data-dir", str(tiny_data), "--out", str(out), *FAST, "--no-plots"], monkeypatch)
+    terminal = io.StringIO()
+
+    def reporter(verbose: int, epochs: int, steps: int) -> EpochReporter:
+        console = Console(file=terminal, force_terminal=True, width=100, highlight=False)
+        return EpochReporter(epochs, steps, console=console)
+
+    monkeypatch.setattr(bareprop.training, "_reporter", reporter)
+    assert main(["train", "--resume", str(out), "--no-plots"]) == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal.getvalue())
+    first_shown: dict[str, str] = {}  # the bar is drawn as soon as an epoch starts
+    for epoch, done in re.findall(r"epoch (\d)/3 \D*?(\d+)/9", text):
+        first_shown.setdefault(epoch, done)
+    assert first_shown == {"1": "1", "2": "0", "3": "0"}
+    assert [line.split("  ")[0] for line in text.splitlines() if "loss" in line] == [
+        "epoch 1/3",
+        "epoch 2/3",
+        "epoch 3/3",
+    ]

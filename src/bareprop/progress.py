@@ -43,7 +43,8 @@ class EpochReporter:
         self._every = max(1, steps_per_epoch // 100)
         self._pending = 0
 
-    def start_epoch(self, epoch: int) -> None:
+    def start_epoch(self, epoch: int, completed: int = 0) -> None:
+        """Show the bar of ``epoch``, ``completed`` of its batches already done (a resumed run)."""
         if not self.console.is_terminal:
             return
         self._progress = Progress(
@@ -55,7 +56,7 @@ class EpochReporter:
             transient=True,
         )
         self._progress.start()
-        self._task = self._progress.add_task("train", total=self.steps)
+        self._task = self._progress.add_task("train", total=self.steps, completed=completed)
         self._pending = 0
 
     def advance(self) -> None:

@@ -159,7 +159,7 @@ def fit(
                 order = rng.permutation(n)
                 loss_sum, correct = state.loss_sum, state.correct
                 doctor.start_epoch()
-                reporter.start_epoch(epoch)
+                reporter.start_epoch(epoch, completed=state.batch)  # resumed mid-epoch: > 0
                 for start in range(state.batch * batch_size, n, batch_size):
                     idx = order[start : start + batch_size]
                     xb, yb = np.take(x, idx, axis=0, out=x_batch[: len(idx)], mode="clip"), y[idx]
@@ -265,7 +265,7 @@ def predict(model: Layer, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarra
 
 
 class _Silent:
-    def start_epoch(self, epoch: int) -> None: ...
+    def start_epoch(self, epoch: int, completed: int = 0) -> None: ...
     def advance(self) -> None: ...
     def end_epoch(self, epoch: int, logs: dict[str, float]) -> None: ...
     def close(self) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,17 @@ def check_out_dir(out: Path) -> None:
         )
 
 
+def with_absolute_data_dir(config: TrainConfig) -> TrainConfig:
+    """``config`` with ``data_dir`` made absolute, so that ``--resume`` works from any folder.
+
+    The run records its config; a relative ``--data-dir`` would be read again relative to the
+    folder ``--resume`` is typed in. ``None`` (``$BAREPROP_DATA`` or the bundled MNIST) stays.
+    """
+    if config.data_dir is None:
+        return config
+    return dataclasses.replace(config, data_dir=str(Path(config.data_dir).resolve()))
+
+
 def resume_config(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
     """The config and checkpoint of the run in ``--resume DIR``.
 
@@ -177,6 +189,9 @@ def resume_config(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
         raise ValueError(f"--resume {folder}: the data files are not those the run started with")
     for name in TrainConfig.__dataclass_fields__:
         given, own = getattr(args, name, None), getattr(config, name)
+        if name == "data_dir" and given is not None and own is not None:
+            if Path(given).resolve() == Path(own).resolve():  # recorded absolute, typed relative
+                continue
         if hasattr(args, name) and given != getattr(DEFAULTS, name) and given != own:
             option = "--" + name.replace("_", "-")
             raise ValueError(
@@ -197,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         config, checkpoint = resume_config(args)
         out = args.resume
     else:
-        config, checkpoint = config_from_args(args), None
+        config, checkpoint = with_absolute_data_dir(config_from_args(args)), None
         out = args.out if args.out is not None else default_out_dir()
         check_out_dir(out)  # created by the first checkpoint, so a failed start leaves nothing
     try:
