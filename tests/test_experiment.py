@@ -4,15 +4,19 @@ against direct transcriptions of the notebooks' own code."""
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from bareprop import best_mlp, presets
 from bareprop import notebooks as nb
 from bareprop.cli import main
+from bareprop.cli.experiment import Display
 from bareprop.experiment import load_grid, run_metrics
 from bareprop.training import evaluate
 
@@ -183,6 +187,25 @@ def test_parallel_runs_give_the_same_results(tiny_data: Path, tmp_path: Path) ->
         rows = read_rows(out / "results.csv")
         accuracies.append([(r["config"], r["seed"], r["test_accuracy"]) for r in rows])
     assert accuracies[0] == accuracies[1] and len(accuracies[0]) == 4
+
+
+def test_progress_is_live_on_a_terminal_and_absent_from_a_pipe(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grid = write(tmp_path / "g.toml", "[base]\nhidden = [8]\nepochs = 1\n")
+    argv = ["experiment", str(grid), "--out", str(tmp_path / "exp"), "--data-dir", str(tiny_data)]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # Not a terminal: one log line per finished run, then the table; no leftover progress bar.
+    assert lines[0].startswith("run 1/1: base seed 0: test ")
+    assert "test accuracy over seeds" in lines[1]
+    console = Console(file=io.StringIO(), force_terminal=True, force_interactive=True, width=100)
+    display = Display(2, console=console)
+    display.start(0, 1, SimpleNamespace(config="base"), 0)
+    display.epoch()
+    display.close()
+    drawn = console.file.getvalue()
+    assert "run 1/1: base seed 0" in drawn and "epochs 1/2" in drawn
 
 
 @pytest.mark.parametrize(

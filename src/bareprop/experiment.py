@@ -199,19 +199,26 @@ def run_jobs(
     out_dir: Path | None = None,
     show: Any = None,
     workers: int = 1,
+    rebuild: Callable[[], list[Job]] | None = None,
 ) -> list[RunRecord]:
     """Run every job with every seed; rewrite ``out_dir/results.csv`` after each run.
 
     Args:
-        workers: runs at a time, each in a forked process (POSIX); results do not depend on it.
-            Give each process one BLAS thread (``OPENBLAS_NUM_THREADS=1``) when using several.
+        workers: runs at a time; results do not depend on it. Give each process one BLAS thread
+            (``OPENBLAS_NUM_THREADS=1``) when using several.
+        rebuild: needed when ``workers > 1``: a picklable function (module-level, or a
+            ``functools.partial`` of one) that returns ``jobs`` again. Each worker is a fresh
+            "spawn" process that inherits nothing, and a job's ``run`` is often a closure that
+            cannot be pickled, so each worker builds the jobs for itself.
         show: a progress display with ``start(i, n, job, seed)``, ``epoch()`` and
             ``finish(record, i, n)`` (see :mod:`bareprop.cli.experiment`), or None.
     """
-    plan = [(job, seed) for job in jobs for seed in seeds]
+    if workers > 1 and rebuild is None:
+        raise ValueError(f"workers={workers} needs rebuild, a picklable function returning jobs")
+    plan = [(j, job, seed) for j, job in enumerate(jobs) for seed in seeds]
     records: list[RunRecord | None] = [None] * len(plan)
-    for i, history in _histories(plan, show, workers):
-        job, seed = plan[i]
+    for i, history in _histories(plan, show, workers, rebuild):
+        _, job, seed = plan[i]
         row = {"config": job.config, "seed": seed, **_flat(job.options)}
         row.update(run_metrics(history, target))
         if job.reported is not None:
@@ -229,20 +236,30 @@ def run_jobs(
     return [r for r in records if r is not None]
 
 
-_PLAN: list[tuple[Job, int]] = []  # what forked workers run, inherited from the parent
+_JOBS: list[Job] = []  # a worker process's own jobs, built when it starts
 
 
-def _run_planned(i: int) -> tuple[int, dict[str, list[float]]]:
-    job, seed = _PLAN[i]
-    return i, job.run(seed, None).history
+def _start_worker(rebuild: Callable[[], list[Job]]) -> None:
+    global _JOBS
+    _JOBS = rebuild()
+
+
+def _run_in_worker(task: tuple[int, int, str, int]) -> tuple[int, dict[str, list[float]]]:
+    i, j, config, seed = task
+    if j >= len(_JOBS) or _JOBS[j].config != config:
+        raise ValueError(f"rebuild gave other jobs than run_jobs was given: no {config!r} at {j}")
+    return i, _JOBS[j].run(seed, None).history
 
 
 def _histories(
-    plan: list[tuple[Job, int]], show: Any, workers: int
+    plan: list[tuple[int, Job, int]],
+    show: Any,
+    workers: int,
+    rebuild: Callable[[], list[Job]] | None,
 ) -> Iterator[tuple[int, dict[str, list[float]]]]:
-    """``(index in plan, history)`` as runs finish: in order, or from a pool of forked processes."""
+    """``(index in plan, history)`` as runs finish: in order, or from a pool of processes."""
     if workers <= 1 or len(plan) <= 1:
-        for i, (job, seed) in enumerate(plan):
+        for i, (_, job, seed) in enumerate(plan):
             if show is not None:
                 show.start(i, len(plan), job, seed)
             hook = (lambda epoch, logs: show.epoch()) if show is not None else None
@@ -250,12 +267,14 @@ def _histories(
         return
     import multiprocessing
 
-    global _PLAN
-    _PLAN = plan
+    # "spawn", not "fork": forking copies the parent's threads' locks mid-use (rich's refresh
+    # thread, BLAS), which can deadlock a child; a spawned worker costs about 0.2 s to start.
+    tasks = [(i, j, job.config, seed) for i, (j, job, seed) in enumerate(plan)]
     if show is not None:
-        show.start(0, len(plan), plan[0][0], plan[0][1])
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap_unordered(_run_planned, range(len(plan)))
+        show.start(0, len(plan), plan[0][1], plan[0][2])
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, _start_worker, (rebuild,)) as pool:
+        yield from pool.imap_unordered(_run_in_worker, tasks)
 
 
 def load_records(out_dir: Path, jobs: list[Job]) -> list[RunRecord]:

@@ -7,7 +7,7 @@ import fnmatch
 import json
 import shlex
 import time
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ def add_parser(sub: Any) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="runs at a time, in forked processes (set OPENBLAS_NUM_THREADS=1); default 1",
+        help="runs at a time, in separate processes (set OPENBLAS_NUM_THREADS=1); default 1",
     )
     p.add_argument(
         "--quick", action="store_true", help="a fast smoke run: --limit 6000 --epochs-scale 0.2"
@@ -134,6 +134,11 @@ def _jobs(args: argparse.Namespace) -> tuple[list[Any], int, float, str]:
     )
 
 
+def _rebuilt_jobs(args: argparse.Namespace) -> list[Any]:
+    """The same jobs again, in a worker process (a job's run is a closure and cannot be pickled)."""
+    return _jobs(args)[0]
+
+
 def _check(args: argparse.Namespace) -> None:
     if (args.grid is None) == (args.preset is None):
         raise ValueError("give either a GRID.toml file or --preset (not both)")
@@ -153,9 +158,13 @@ def _check(args: argparse.Namespace) -> None:
 
 
 class Display:
-    """Which run of how many, its epochs, and the ETA, with rich; one printed line per run."""
+    """Which run of how many, its epochs, and the ETA, with rich; one printed line per run.
 
-    def __init__(self, total_epochs: int, workers: int = 1) -> None:
+    The live bar is drawn only on an interactive terminal: elsewhere (a pipe, a file) rich would
+    print its last frame when it stops, a stray half-finished bar before the results table.
+    """
+
+    def __init__(self, total_epochs: int, workers: int = 1, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -165,7 +174,7 @@ class Display:
             TimeRemainingColumn,
         )
 
-        self.console = Console(highlight=False)
+        self.console = console or Console(highlight=False)
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -174,12 +183,13 @@ class Display:
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=self.console,
+            disable=not self.console.is_interactive,
         )
         self.task = self.progress.add_task("", total=total_epochs)
         self.started = time.perf_counter()
         self.done_epochs = 0
         self.finished = 0
-        self.forked = workers > 1
+        self.parallel = workers > 1
         self.total = total_epochs
         self.progress.start()
 
@@ -195,7 +205,7 @@ class Display:
         row = record.row
         self.label = f"run {i + 1}/{n}: {record.job.config} seed {record.seed}"
         self.finished += 1
-        if self.forked:  # forked runs report no epochs as they go: count them when they end
+        if self.parallel:  # runs in other processes report no epochs: count them when they end
             self.done_epochs += len(record.history["test_accuracy"])
             self.progress.update(self.task, completed=self.done_epochs)
             self.progress.update(self.task, description=f"{self.finished}/{n} runs done")
@@ -272,7 +282,13 @@ def run(args: argparse.Namespace) -> int:
     display = Display(sum(_epochs(j) for j in jobs) * n_seeds, args.jobs)
     try:
         records = experiment.run_jobs(
-            jobs, list(range(n_seeds)), target=target, out_dir=out, show=display, workers=args.jobs
+            jobs,
+            list(range(n_seeds)),
+            target=target,
+            out_dir=out,
+            show=display,
+            workers=args.jobs,
+            rebuild=partial(_rebuilt_jobs, args),
         )
     finally:
         display.close()
