@@ -18,6 +18,7 @@ from bareprop import notebooks as nb
 from bareprop.cli import main
 from bareprop.cli.experiment import Display
 from bareprop.experiment import load_grid, run_metrics
+from bareprop.notebook004 import _nb004_model
 from bareprop.training import evaluate
 
 
@@ -390,7 +391,7 @@ def test_nb004_matches_a_per_sample_loop(optimizer: str) -> None:
         hidden=[12, 8], batch_size=32, lr=0.01, init="he", activation="relu", optimizer=optimizer
     )
     trained = nb.train_nb004(data, np.random.default_rng(9), epochs=1, **kwargs)  # type: ignore[arg-type]
-    start = nb._nb004_model([12, 8], "relu", "he", np.random.default_rng(9))
+    start = _nb004_model([12, 8], "relu", "he", np.random.default_rng(9))
     params = [
         [lin.weight.data.astype(np.float64), lin.bias.data.astype(np.float64)]
         for lin in start.linears

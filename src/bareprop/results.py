@@ -3,7 +3,7 @@ comparison with each notebook's reported figure and the reasons for every differ
 
 from __future__ import annotations
 
-from bareprop.experiment import Summary, differs, pct, pm
+from bareprop.summary import Summary, differs, pct, pm
 
 
 def _seconds(x: float | None) -> str:
