@@ -10,8 +10,6 @@ them in :mod:`bareprop.records`, the per-configuration mean and std over seeds
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,6 @@ __all__ = [
     "Summary",
     "differs",
     "grid_jobs",
-    "isfinite",
     "load_grid",
     "load_records",
     "mean_curve",
@@ -48,7 +45,6 @@ __all__ = [
     "run_jobs",
     "run_metrics",
     "summarize",
-    "timestamp",
     "write_csv",
 ]
 
@@ -130,11 +126,3 @@ def _histories(
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, _start_worker, (rebuild,)) as pool:
         yield from pool.imap_unordered(_run_in_worker, tasks)
-
-
-def timestamp() -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def isfinite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
