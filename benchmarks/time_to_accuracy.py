@@ -33,27 +33,14 @@ TARGET = 0.98
 def run_bareprop() -> list[dict[str, float]]:
     import bareprop as bp
     from bareprop.config import TrainConfig
-    from bareprop.run import build, load_data, seeded_rngs
+    from bareprop.run import build, fit_config, load_data, seeded_rngs
 
     config = TrainConfig()
     rngs = seeded_rngs(config.seed)
     data = load_data(config, rngs["split"])
     model, loss, optimizer = build(config, data.x_train.shape[1], data.n_classes, rngs)
     return _epochs_with_test(
-        lambda cb: bp.fit(
-            model,
-            data.x_train,
-            data.y_train,
-            loss=loss,
-            optimizer=optimizer,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            validation_data=(data.x_val, data.y_val),
-            rng=rngs["shuffle"],
-            verbose=0,
-            lr_schedule=config.lr_schedule,
-            callbacks=[cb],
-        ),
+        lambda cb: fit_config(config, data, model, loss, optimizer, rngs, callbacks=[cb]),
         lambda: bp.evaluate(model, data.x_test, data.y_test)["accuracy"],
     )
 

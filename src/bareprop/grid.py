@@ -27,9 +27,8 @@ from typing import Any
 
 from bareprop.config import TrainConfig
 from bareprop.presets import Job, Runner
-from bareprop.run import Data, build, load_data, seeded_rngs
+from bareprop.run import Data, build, fit_config, load_data, seeded_rngs
 from bareprop.trained import EpochHook, Trained, _FitHook, _Recorder
-from bareprop.training import fit
 
 
 @dataclass
@@ -106,21 +105,7 @@ def _config_runner(config: TrainConfig, limit: int | None) -> Runner:
         data = _limited(load_data(cfg, rngs["split"]), limit)
         model, loss, optimizer = build(cfg, data.x_train.shape[1], data.n_classes, rngs)
         rec = _Recorder(model, data.x_test, data.y_test, on_epoch)
-        validation = (data.x_val, data.y_val) if len(data.x_val) else None
-        history = fit(
-            model,
-            data.x_train,
-            data.y_train,
-            loss=loss,
-            optimizer=optimizer,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            validation_data=validation,
-            rng=rngs["shuffle"],
-            verbose=0,
-            lr_schedule=cfg.lr_schedule,
-            callbacks=[_FitHook(rec)],
-        )
+        history = fit_config(cfg, data, model, loss, optimizer, rngs, callbacks=[_FitHook(rec)])
         for key in ("seconds", "val_loss", "val_accuracy"):
             if history.get(key):
                 rec.history[key] = history[key]

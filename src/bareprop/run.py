@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,32 @@ class _Checkpointer:
         self.save()
 
 
+def fit_config(
+    config: TrainConfig,
+    data: Data,
+    model: Sequential,
+    loss: Loss,
+    optimizer: Optimizer,
+    rngs: dict[str, np.random.Generator],
+    *,
+    verbose: int = 0,
+    callbacks: Sequence[Any] = (),
+    state: FitState | None = None,
+) -> dict[str, list[float]]:
+    """:func:`~bareprop.training.fit` on ``data`` as ``config`` says: its epochs, batch size and
+    schedule, validation on the held-out split (if any), shuffling from ``rngs["shuffle"]``.
+
+    The one place a run trains: ``bareprop train``, the experiment grids and the benchmarks.
+    """
+    validation = (data.x_val, data.y_val) if len(data.x_val) else None
+    return fit(
+        model, data.x_train, data.y_train, loss=loss, optimizer=optimizer,
+        epochs=config.epochs, batch_size=config.batch_size, validation_data=validation,
+        rng=rngs["shuffle"], verbose=verbose, lr_schedule=config.lr_schedule,
+        callbacks=callbacks, state=state,
+    )  # fmt: skip
+
+
 def train_run(
     config: TrainConfig,
     *,
@@ -165,13 +192,10 @@ def train_run(
         state = restore(resume, model=model, optimizer=optimizer, rngs=rngs)
     parts = {"model": model, "optimizer": optimizer, "rngs": rngs, "state": state}
     callbacks = [] if run_dir is None else [_Checkpointer(run_dir / CHECKPOINT, config, **parts)]
-    validation = (data.x_val, data.y_val) if len(data.x_val) else None
     try:
-        history = fit(
-            model, data.x_train, data.y_train, loss=loss, optimizer=optimizer,
-            epochs=config.epochs, batch_size=config.batch_size, validation_data=validation,
-            rng=rngs["shuffle"], verbose=verbose, lr_schedule=config.lr_schedule,
-            callbacks=callbacks, state=state,
+        history = fit_config(
+            config, data, model, loss, optimizer, rngs,
+            verbose=verbose, callbacks=callbacks, state=state,
         )  # fmt: skip
     except TrainingInterrupted:
         for callback in callbacks:
