@@ -1,8 +1,10 @@
 """The numba loops behind :mod:`bareprop._kernels` (imported only when numba is installed).
 
-Each loop repeats, element by element and in the same order, the NumPy operations of the
-matching ``step`` in :mod:`bareprop.optimizers`; see :mod:`bareprop._kernels` for why the
-results are bit-identical. Arrays are 1-D and contiguous; scalars have the arrays' dtype.
+Each loop repeats, element by element and in the same order, the NumPy operations it
+replaces: the matching ``step`` in :mod:`bareprop.optimizers`, or the NumPy fallback of its
+wrapper in :mod:`bareprop._kernels`; see there for why the results are bit-identical. Arrays
+are C-contiguous (1-D for the optimiser steps, ReLU and the finite check; (N, K) for the
+rest); scalars have the arrays' dtype.
 """
 
 from __future__ import annotations
