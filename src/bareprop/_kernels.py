@@ -1,16 +1,15 @@
 """Fused loops compiled with numba, when it is installed: one pass where NumPy makes several.
 
-The NumPy form of an Adam step makes about a dozen passes over every weight (each ufunc
-reads and writes whole arrays); its loop makes one. The same goes for the other hot spots of
-a training step: the optimiser steps, ReLU, a Linear's bias with the ReLU after it (forward)
-and the ReLU's mask with the bias gradient (backward), the softmax cross-entropy around
-NumPy's own ``exp`` and ``log``, and the finite check of the gradients. The NumPy code each
-loop replaces stays as the fallback (in :mod:`bareprop.optimizers` for the steps, in the
-wrapper below for the rest). The loops do the same float operations in
-the same order, with every scalar in the arrays' dtype, no ``fastmath`` (so LLVM neither
-fuses ``a * b + c`` into an FMA nor reorders) and ``error_model="numpy"`` (so a division needs
-no zero check and the loop vectorises): both paths give bit-identical results, and
-``tests/test_speed.py`` checks it.
+The NumPy form of an Adam step makes about a dozen passes over every weight (each ufunc reads
+and writes whole arrays); its loop makes one. The same goes for the other hot spots of a
+training step: the optimiser steps, ReLU, a Linear's bias with the ReLU after it (forward) and
+the ReLU's mask with the bias gradient (backward), the softmax cross-entropy around NumPy's own
+``exp`` and ``log``, and the finite check of the gradients. The NumPy code each loop replaces
+stays as the fallback (in :mod:`bareprop.optimizers` for the steps, in the wrapper below for
+the rest). The loops do the same float operations in the same order, with every scalar in the
+arrays' dtype, no ``fastmath`` (so LLVM neither fuses ``a * b + c`` into an FMA nor reorders)
+and ``error_model="numpy"`` (so a division needs no zero check and the loop vectorises): both
+paths give bit-identical results, and ``tests/test_speed.py`` checks it.
 
 numba is optional (``pip install "bareprop[fast]"``); without it, or with the environment
 variable ``BAREPROP_NUMBA=0``, the NumPy code runs. Compiled code is cached on disk
