@@ -13,7 +13,7 @@ paths give bit-identical results, and ``tests/test_speed.py`` checks it.
 
 numba is optional (``pip install "bareprop[fast]"``); without it, or with the environment
 variable ``BAREPROP_NUMBA=0``, the NumPy code runs. Compiled code is cached on disk
-(``cache=True``), so only the first run pays the compilation (about a second).
+(``cache=True``), so only the first run pays the compilation (one to two seconds).
 """
 
 from __future__ import annotations
