@@ -92,36 +92,26 @@ def use(on: bool) -> None:
         os.environ.pop("BAREPROP_NUMBA", None)
 
 
-def _flat(*arrays: np.ndarray | None) -> list[np.ndarray] | None:
-    """1-D views of C-contiguous float arrays of one dtype, or None if they are not all that."""
-    dtype = arrays[0].dtype  # type: ignore[union-attr]
-    for a in arrays:
-        if a is None or not a.flags.c_contiguous or a.dtype != dtype:
-            return None
-    return [a.reshape(-1) for a in arrays]  # type: ignore[union-attr]
-
-
 def relu(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """``np.maximum(x, 0, out=out)``, in one compiled pass when it can be."""
-    compiled = _compiled if _tried else kernels()
-    flat = _flat(x, out) if compiled is not None and x.dtype.kind == "f" else None
-    if flat is None:
+    compiled = None if out is None else _compiled_for(x, out)
+    if compiled is None or out is None:
         return np.maximum(x, 0, out=out)
-    compiled.relu(*flat, x.dtype.type(0))  # type: ignore[union-attr]
-    return out  # type: ignore[return-value]
+    compiled.relu(x.reshape(-1), out.reshape(-1), x.dtype.type(0))
+    return out
 
 
 def relu_backward(
     dy: np.ndarray, y: np.ndarray, mask: np.ndarray | None, out: np.ndarray | None
 ) -> np.ndarray:
     """``dy * (y > 0)`` into ``out`` (``mask`` is scratch for the NumPy path)."""
-    compiled = _compiled if _tried else kernels()
-    flat = _flat(dy, y, out) if compiled is not None and dy.dtype.kind == "f" else None
-    if flat is None:
+    compiled = None if out is None else _compiled_for(dy, y, out)
+    if compiled is None or out is None:
         # A bool mask then one multiply: faster than ``dy * (y > 0)``'s cast of the mask.
         return np.multiply(dy, np.greater(y, 0, out=mask), out=out)
-    compiled.relu_backward(*flat, dy.dtype.type(0), dy.dtype.type(1))  # type: ignore[union-attr]
-    return out  # type: ignore[return-value]
+    f = dy.dtype.type
+    compiled.relu_backward(dy.reshape(-1), y.reshape(-1), out.reshape(-1), f(0), f(1))
+    return out
 
 
 def _compiled_for(*arrays: np.ndarray) -> SimpleNamespace | None:
