@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import os
 import statistics
-import time
 
 import numpy as np
 
 import bareprop as bp
-from bareprop.bench.contenders import REFERENCE, BenchConfig, load_data
+from bareprop.bench.contenders import REFERENCE, BenchConfig, load_data, seconds_per_epoch
 
 
 def floor_seconds(
     cfg: BenchConfig, x: np.ndarray, *, gather: bool, update: bool, steps: int
 ) -> float:
-    """s/epoch of ``steps`` steps of the GEMMs (plus the gather and/or the optimiser step)."""
+    """s/epoch of ``steps`` steps (after 20 untimed) of the GEMMs (plus the gather and/or the
+    optimiser step)."""
     rng = np.random.default_rng(0)
     net = bp.build_mlp(x.shape[1], list(cfg.hidden), 10, rng=rng)
     linears = [layer for layer in net.layers if isinstance(layer, bp.Linear)]
@@ -42,7 +41,10 @@ def floor_seconds(
     dxs = [np.empty_like(a) for a in acts[:-1]]
     order = rng.permutation(len(x))
 
-    def step(i: int) -> None:
+    steps_done = itertools.count()
+
+    def step() -> None:
+        i = next(steps_done)
         if gather:
             start = (i * bs) % (len(x) - bs)
             np.take(x, order[start : start + bs], axis=0, out=acts[0], mode="clip")
@@ -55,12 +57,11 @@ def floor_seconds(
         if update:
             opt.step()
 
-    for i in range(20):
-        step(i)
-    start = time.perf_counter()
-    for i in range(steps):
-        step(i)
-    return (time.perf_counter() - start) / steps * math.ceil(60_000 / bs)
+    def run_steps(k: int) -> None:
+        for _ in range(k):
+            step()
+
+    return seconds_per_epoch(run_steps, steps, bs)
 
 
 def main() -> None:

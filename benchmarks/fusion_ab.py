@@ -13,26 +13,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import statistics
-import time
-from collections.abc import Iterator, Sequence
-from typing import Any
 
 import numpy as np
 
 import bareprop as bp
-from bareprop import _kernels, model
-from bareprop.bench.contenders import REFERENCE, BenchConfig, load_data
-
-FUSED_RELUS = model.fused_relus
-
-
-@contextlib.contextmanager
-def _unfused(layers: Sequence[Any]) -> Iterator[None]:
-    """Stands in for :func:`bareprop.layers.fused_relus`: every layer runs on its own."""
-    yield
+from bareprop import _kernels
+from bareprop.bench.contenders import (
+    REFERENCE,
+    BenchConfig,
+    load_data,
+    seconds_per_epoch,
+    without_fusion,
+)
 
 
 def epoch_seconds(
@@ -40,7 +34,6 @@ def epoch_seconds(
 ) -> float:
     """s/epoch of ``fit`` over ``steps`` steps (after 20 untimed) with the variant's levers."""
     _kernels.use(compiled)
-    model.fused_relus = FUSED_RELUS if fused else _unfused
     rng = np.random.default_rng(0)
     net = bp.build_mlp(x.shape[1], list(cfg.hidden), 10, rng=rng)
     params = net.parameters()
@@ -51,10 +44,8 @@ def epoch_seconds(
         bp.fit(net, x[: k * bs], y[: k * bs], loss=loss, optimizer=opt, batch_size=bs,
                rng=rng, verbose=0)  # fmt: skip
 
-    run(20)
-    start = time.perf_counter()
-    run(steps)
-    return (time.perf_counter() - start) / steps * math.ceil(60_000 / bs)
+    with contextlib.nullcontext() if fused else without_fusion():
+        return seconds_per_epoch(run, steps, bs)
 
 
 def main() -> None:

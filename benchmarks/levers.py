@@ -27,9 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -38,26 +36,25 @@ VARIANTS = ("before", "+ buffers, no dx", "+ flat parameters", "+ numba", "+ fus
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@contextlib.contextmanager
-def _unfused(layers: Sequence[Any]) -> Iterator[None]:
-    """Stands in for :func:`bareprop.layers.fused_relus`: every layer runs on its own."""
-    yield
-
-
 def worker(variant: str, config: str, steps: int) -> float:
     """Seconds for ``steps`` steps of ``fit`` (after 20 untimed), with the levers of ``variant``."""
+    with contextlib.ExitStack() as levers:
+        if variant != "before":  # the code of today, some levers switched off
+            from bareprop import _kernels, optimizers
+            from bareprop.bench.contenders import without_fusion
+
+            _kernels.use(variant in ("+ numba", "+ fused Linear+ReLU"))
+            if variant == "+ buffers, no dx":
+                optimizers._pack = lambda params: None
+            if variant != "+ fused Linear+ReLU":
+                levers.enter_context(without_fusion())
+        return _time_fit(config, steps)
+
+
+def _time_fit(config: str, steps: int) -> float:
     import bareprop as bp
     from bareprop.datasets import load_mnist
 
-    if variant != "before":
-        from bareprop import _kernels, optimizers
-        from bareprop import model as model_module
-
-        _kernels.use(variant in ("+ numba", "+ fused Linear+ReLU"))
-        if variant == "+ buffers, no dx":
-            optimizers._pack = lambda params: None
-        if variant != "+ fused Linear+ReLU":
-            model_module.fused_relus = _unfused
     (xtr, ytr), _ = load_mnist()
     x = (np.arange(256) / 255.0).astype(np.float32)[xtr.reshape(len(xtr), -1)]
     y = ytr.astype(np.int64)

@@ -12,9 +12,11 @@ predictions, as ``bareprop.fit`` does.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -76,6 +78,30 @@ def _timed(run_steps: Any, steps: int) -> dict[str, float]:
     start = time.perf_counter()
     run_steps(steps)
     return {"seconds": time.perf_counter() - start, "steps": steps}
+
+
+def seconds_per_epoch(run_steps: Any, steps: int, batch_size: int) -> float:
+    """``run_steps(k)`` timed as every contender is (see :func:`_timed`), in s/epoch."""
+    return _timed(run_steps, steps)["seconds"] / steps * math.ceil(EPOCH_SAMPLES / batch_size)
+
+
+@contextlib.contextmanager
+def without_fusion() -> Iterator[None]:
+    """Within the block ``fit`` runs each Linear and ReLU on its own, as it did before
+    :func:`bareprop.layers.fused_relus`: the baseline for measuring what the fusion buys."""
+    from bareprop import model
+
+    fused = model.fused_relus
+    model.fused_relus = _one_at_a_time
+    try:
+        yield
+    finally:
+        model.fused_relus = fused
+
+
+@contextlib.contextmanager
+def _one_at_a_time(layers: Sequence[Any]) -> Iterator[None]:
+    yield
 
 
 # -- training ---------------------------------------------------------------------------------
