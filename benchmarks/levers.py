@@ -40,8 +40,9 @@ def worker(variant: str, config: str, steps: int) -> float:
     """Seconds for ``steps`` steps of ``fit`` (after 20 untimed), with the levers of ``variant``."""
     with contextlib.ExitStack() as levers:
         if variant != "before":  # the code of today, some levers switched off
-            from bareprop import _kernels, optimizers
             from bareprop.bench.contenders import without_fusion
+            from bareprop.fast import kernels as _kernels
+            from bareprop.optim import optimizers
 
             _kernels.use(variant in ("+ numba", "+ fused Linear+ReLU"))
             if variant == "+ buffers, no dx":
@@ -53,7 +54,7 @@ def worker(variant: str, config: str, steps: int) -> float:
 
 def _time_fit(config: str, steps: int) -> float:
     import bareprop as bp
-    from bareprop.datasets import load_mnist
+    from bareprop.data.mnist import load_mnist
 
     (xtr, ytr), _ = load_mnist()
     x = (np.arange(256) / 255.0).astype(np.float32)[xtr.reshape(len(xtr), -1)]

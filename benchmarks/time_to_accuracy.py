@@ -32,8 +32,8 @@ TARGET = 0.98
 
 def run_bareprop() -> list[dict[str, float]]:
     import bareprop as bp
-    from bareprop.config import TrainConfig
-    from bareprop.run import build, fit_config, load_data, seeded_rngs
+    from bareprop.train.config import TrainConfig
+    from bareprop.train.run import build, fit_config, load_data, seeded_rngs
 
     config = TrainConfig()
     rngs = seeded_rngs(config.seed)
@@ -48,9 +48,9 @@ def run_bareprop() -> list[dict[str, float]]:
 def run_torch() -> list[dict[str, float]]:
     import torch
 
-    from bareprop.config import TrainConfig
-    from bareprop.run import build, load_data, seeded_rngs
-    from bareprop.schedules import get_schedule
+    from bareprop.optim.schedules import get_schedule
+    from bareprop.train.config import TrainConfig
+    from bareprop.train.run import build, load_data, seeded_rngs
 
     config = TrainConfig()
     rngs = seeded_rngs(config.seed)

@@ -6,7 +6,7 @@ The notebooks' shopping example: 2 apples at 100 and 3 oranges at 150, with 10% 
 
 Forward runs the nodes in order; backward runs them in reverse, each turning the gradient of
 its output into the gradients of its two inputs. Then every gradient is checked against
-central differences with :func:`bareprop.gradcheck.check_function`.
+central differences with :func:`bareprop.check.gradcheck.check_function`.
 
 Run: ``python examples/graph_expression.py``
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from bareprop import Add, Mul
-from bareprop.gradcheck import check_function
+from bareprop.check.gradcheck import check_function
 
 
 def price(values: np.ndarray) -> tuple[float, dict[str, float]]:

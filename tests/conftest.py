@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bareprop.datasets import write_idx
+from bareprop.data import write_idx
 
 
 @pytest.fixture(autouse=True)

@@ -19,12 +19,12 @@ from PIL import Image
 from rich.console import Console
 
 import bareprop as bp
-import bareprop.training
+import bareprop.train.fit
 from bareprop.cli import main
-from bareprop.config import TrainConfig
-from bareprop.datasets import load_mnist
-from bareprop.progress import EpochReporter
-from bareprop.run import train_run
+from bareprop.data.mnist import load_mnist
+from bareprop.show.progress import EpochReporter
+from bareprop.train.config import TrainConfig
+from bareprop.train.run import train_run
 
 FAST = ["--hidden", "32", "--epochs", "3", "--batch-size", "32", "--lr", "0.005"]
 
@@ -246,7 +246,7 @@ def _ctrl_c_pressed() -> Iterator[SimpleNamespace]:
 def _interrupt(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Run ``bareprop train`` with ``argv``, stopped after its first step (epoch 1, batch 1)."""
     with monkeypatch.context() as m:
-        m.setattr(bareprop.training, "deferred_sigint", _ctrl_c_pressed)
+        m.setattr(bareprop.train.fit, "deferred_sigint", _ctrl_c_pressed)
         assert main(["train", *argv]) == 130
 
 
@@ -283,7 +283,7 @@ def test_resumed_progress_bar_starts_at_the_batches_already_done(
         console = Console(file=terminal, force_terminal=True, width=100, highlight=False)
         return EpochReporter(epochs, steps, console=console)
 
-    monkeypatch.setattr(bareprop.training, "_reporter", reporter)
+    monkeypatch.setattr(bareprop.train.fit, "_reporter", reporter)
     assert main(["train", "--resume", str(out), "--no-plots"]) == 0
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal.getvalue())
     first_shown: dict[str, str] = {}  # the bar is drawn as soon as an epoch starts

@@ -109,7 +109,8 @@ def test_compare_without_torch_says_how_to_install(
 def test_library_import_leaves_torch_out() -> None:
     import subprocess
 
-    code = "import sys, bareprop, bareprop.gradcheck, bareprop.trace, bareprop.graph; " \
+    code = "import sys, bareprop, bareprop.check.gradcheck, bareprop.check.trace, " \
+           "bareprop.nn.graph; " \
            "print('torch' in sys.modules)"  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -151,7 +152,7 @@ def test_trace_markdown_numbers_agree(tiny_data: Path, tmp_path: Path) -> None:
 
 
 def test_trace_library_values_are_the_layers_own() -> None:
-    from bareprop.trace import trace_batch
+    from bareprop.check.trace import trace_batch
 
     rng = np.random.default_rng(0)
     model = bp.build_mlp(5, [4], 3, rng=rng, dtype=np.float64)

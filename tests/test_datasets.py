@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bareprop import DataError
-from bareprop.datasets import bundled_dir, load_mnist, read_idx, write_idx
+from bareprop.data import bundled_dir, load_mnist, read_idx, write_idx
 
 
 def test_bundled_mnist_is_the_real_one() -> None:

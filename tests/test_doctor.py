@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import bareprop as bp
-from bareprop.checkpoint import FitState
 from bareprop.cli import main
+from bareprop.train.checkpoint import FitState
 
 
 class Poison(bp.Layer):

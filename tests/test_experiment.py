@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from bareprop import best_mlp, presets
-from bareprop import notebooks as nb
 from bareprop.cli import main
 from bareprop.cli.experiment import Display
-from bareprop.experiment import load_grid, run_metrics
-from bareprop.notebook004 import _nb004_model
-from bareprop.training import evaluate
+from bareprop.lab import best_mlp, presets
+from bareprop.lab import notebooks as nb
+from bareprop.lab.experiment import load_grid, run_metrics
+from bareprop.lab.notebook004 import _nb004_model
+from bareprop.train.fit import evaluate
 
 
 def tiny_images(n_train: int = 96, n_test: int = 40, seed: int = 0) -> nb.Images:
@@ -461,8 +461,8 @@ def test_shift_images_moves_pixels_within_the_range() -> None:
 
 
 def test_closest_epoch_points_at_a_shorter_run() -> None:
-    from bareprop.experiment import Summary
-    from bareprop.results import closest_epoch
+    from bareprop.lab.experiment import Summary
+    from bareprop.lab.results import closest_epoch
 
     job = presets.Job("nb", {}, lambda seed, hook: None, reported=0.9059)  # type: ignore[arg-type,return-value]
     summary = Summary(

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bareprop as bp
-from bareprop.datasets import read_idx, write_idx
+from bareprop.data import read_idx, write_idx
 
 MAX_PEAK = 32 << 20  # bytes any single read may allocate; the valid inputs here need < 1 MiB
 FUZZ = settings(

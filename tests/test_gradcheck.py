@@ -1,4 +1,4 @@
-"""bareprop.gradcheck: it passes on correct gradients and, above all, fails on wrong ones."""
+"""bareprop.check.gradcheck: it passes on correct gradients and, above all, fails on wrong ones."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import bareprop as bp
-from bareprop import gradcheck as gc
+from bareprop.check import gradcheck as gc
+from bareprop.nn.losses import softmax
 
 RNG_SEED = 7
 
@@ -224,7 +225,7 @@ def test_random_upstream_catches_what_a_plain_sum_hides() -> None:
 
     class Softmax(bp.Layer):
         def forward(self, x: np.ndarray) -> np.ndarray:
-            self._p = bp.losses.softmax(x)
+            self._p = softmax(x)
             return self._p
 
         def backward(self, dy: np.ndarray) -> np.ndarray:

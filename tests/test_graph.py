@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import bareprop as bp
-from bareprop import gradcheck as gc
+from bareprop.check import gradcheck as gc
 
 
 def test_apple_price_by_hand() -> None:

@@ -43,5 +43,5 @@ def test_public_names() -> None:
     for name in names:
         assert hasattr(bareprop, name), name
         assert name in bareprop.__all__, name
-    from bareprop.datasets import load_mnist, read_idx  # noqa: F401
-    from bareprop.initializers import he_normal, he_uniform, normal, zeros  # noqa: F401
+    from bareprop.data import load_mnist, read_idx  # noqa: F401
+    from bareprop.nn.init import he_normal, he_uniform, normal, zeros  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bareprop.initializers import INITIALIZERS, get_initializer
+from bareprop.nn.init import INITIALIZERS, get_initializer
 
 SHAPE = (400, 300)  # 120k draws: sample moments land within ~1% of the true ones
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import bareprop as bp
-from bareprop.gradcheck import numerical_gradient as numerical_grad
+from bareprop.check.gradcheck import numerical_gradient as numerical_grad
 
 RTOL, ATOL = 1e-6, 1e-9
 

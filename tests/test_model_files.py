@@ -18,7 +18,7 @@ import pytest
 
 import bareprop as bp
 from bareprop.cli import main
-from bareprop.serialization import FORMAT, VERSION
+from bareprop.files.model_file import FORMAT, VERSION
 
 
 class WritesAFile:

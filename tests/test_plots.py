@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("matplotlib")
 from PIL import Image
 
-from bareprop import plots
+from bareprop.show import plots
 
 
 def png(path: Path) -> tuple[int, int]:

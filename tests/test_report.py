@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bareprop.cli import main
-from bareprop.report import markdown_html
+from bareprop.show.report import markdown_html
 
 FIGURES = ["curves", "confusion_matrix", "samples", "misclassified", "first_layer", "per_class"]
 

@@ -11,9 +11,9 @@ import pytest
 
 import bareprop as bp
 from bareprop.cli import main
-from bareprop.config import TrainConfig
-from bareprop.manifest import FILENAME
-from bareprop.run import load_data, seeded_rngs, train_run
+from bareprop.train.config import TrainConfig
+from bareprop.train.manifest import FILENAME
+from bareprop.train.run import load_data, seeded_rngs, train_run
 
 REPRODUCIBLE = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -87,7 +87,7 @@ def test_the_manifest_records_what_a_rerun_needs(tiny_data: Path, tmp_path: Path
         assert hashlib.sha256((tiny_data / name).read_bytes()).hexdigest() == digest
     assert len(manifest["data_sha256"]) == 4
     model = bp.load(out / "model.npz")
-    from bareprop.serialization import weights_sha256
+    from bareprop.files.model_file import weights_sha256
 
     results = manifest["results"]
     assert results["weights_sha256"] == weights_sha256([p.data for p in model.parameters()])
@@ -129,7 +129,7 @@ def test_replay_refuses_changed_data(
     out = tmp_path / "run"
     _train(tiny_data, out)
     labels = tiny_data / "t10k-labels-idx1-ubyte.gz"
-    from bareprop.datasets import read_idx, write_idx
+    from bareprop.data import read_idx, write_idx
 
     y = read_idx(labels)
     write_idx(labels, (y + 1) % 10)

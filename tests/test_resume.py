@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 import bareprop as bp
-from bareprop.checkpoint import FILENAME, FitState, load_checkpoint, restore, save_checkpoint
 from bareprop.cli import main
-from bareprop.config import TrainConfig
-from bareprop.run import train_run
+from bareprop.train.checkpoint import FILENAME, FitState, load_checkpoint, restore, save_checkpoint
+from bareprop.train.config import TrainConfig
+from bareprop.train.run import train_run
 from tests.conftest import make_idx_dataset
 
 EPOCHS = 4
@@ -183,7 +183,7 @@ def test_a_failed_write_leaves_the_previous_checkpoint_intact(
 
 
 def test_tampered_or_truncated_checkpoint_is_refused(tmp_path: Path) -> None:
-    from bareprop.checkpoint import CheckpointError
+    from bareprop.train.checkpoint import CheckpointError
 
     model = bp.build_mlp(5, [4], 3, rng=np.random.default_rng(0))
     path = tmp_path / FILENAME
@@ -213,7 +213,7 @@ def test_tampered_or_truncated_checkpoint_is_refused(tmp_path: Path) -> None:
 def test_a_checkpoint_of_another_format_version_or_digest_is_refused(
     tmp_path: Path, change: dict[str, Any], message: str
 ) -> None:
-    from bareprop.checkpoint import CheckpointError
+    from bareprop.train.checkpoint import CheckpointError
 
     model = bp.build_mlp(5, [4], 3, rng=np.random.default_rng(0))
     path = tmp_path / FILENAME

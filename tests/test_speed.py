@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import bareprop as bp
-from bareprop import _kernels
-from bareprop.model import fast_training
+from bareprop.fast import kernels as _kernels
+from bareprop.nn.sequential import fast_training
 
 OPTIMIZERS: dict[str, Callable[[list[bp.Parameter]], bp.Optimizer]] = {
     "sgd": lambda p: bp.SGD(p, lr=0.1),

@@ -155,7 +155,7 @@ def test_mse(reduction: str, dtype: type, target_kind: str) -> None:
 def test_model_forward_loss_and_every_gradient(
     activation: str, loss_name: str, dtype: type
 ) -> None:
-    from bareprop.compare import to_torch, torch_loss
+    from bareprop.check.compare import to_torch, torch_loss
 
     rng = np.random.default_rng(5)
     model = bp.build_mlp(
@@ -225,7 +225,7 @@ STEPS = 25
 
 
 def _twin_models(seed: int) -> tuple[bp.Sequential, Any]:
-    from bareprop.compare import to_torch
+    from bareprop.check.compare import to_torch
 
     model = bp.build_mlp(6, [8, 5], 3, activation="tanh", rng=np.random.default_rng(seed),
                          dtype=np.float64)  # fmt: skip
@@ -301,9 +301,9 @@ def test_changing_lr_between_steps_matches_torch() -> None:
     ids=["adam-cosine", "sgd-nesterov-dropout", "rmsprop-mse-sum", "adamw-float32"],
 )  # fmt: skip
 def test_training_runs_match_torch(tiny_data: Path, options: dict[str, Any], dtype: str) -> None:
-    from bareprop.compare import compare_training
-    from bareprop.config import TrainConfig
-    from bareprop.run import load_data, seeded_rngs
+    from bareprop.check.compare import compare_training
+    from bareprop.train.config import TrainConfig
+    from bareprop.train.run import load_data, seeded_rngs
 
     config = TrainConfig(hidden=[16, 8], epochs=3, batch_size=32, dtype=dtype,
                          data_dir=str(tiny_data), **options).validate()  # fmt: skip

@@ -18,7 +18,7 @@ import pytest
 
 import bareprop as bp
 from bareprop.cli import main
-from bareprop.config import TrainConfig
+from bareprop.train.config import TrainConfig
 
 
 def _model() -> bp.Sequential:

@@ -4,16 +4,16 @@ The core imports NumPy only; the CLI, plots and the PyTorch comparison live at t
 """
 
 from bareprop import datasets, gradcheck, initializers, schedules
-from bareprop.checkpoint import FitState, TrainingInterrupted
 from bareprop.errors import BarepropError, DataError, ModelFileError
-from bareprop.graph import Add, Mul
-from bareprop.initializers import get_initializer
-from bareprop.layers import Dropout, Layer, LeakyReLU, Linear, Parameter, ReLU, Sigmoid, Tanh
-from bareprop.losses import Loss, MSELoss, SoftmaxCrossEntropy
-from bareprop.model import Sequential, build_mlp
-from bareprop.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
-from bareprop.serialization import load, save
-from bareprop.training import TrainingDiverged, evaluate, fit, predict, predict_proba
+from bareprop.files.model_file import load, save
+from bareprop.nn.graph import Add, Mul
+from bareprop.nn.init import get_initializer
+from bareprop.nn.layers import Dropout, Layer, LeakyReLU, Linear, Parameter, ReLU, Sigmoid, Tanh
+from bareprop.nn.losses import Loss, MSELoss, SoftmaxCrossEntropy
+from bareprop.nn.sequential import Sequential, build_mlp
+from bareprop.optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from bareprop.train.checkpoint import FitState, TrainingInterrupted
+from bareprop.train.fit import TrainingDiverged, evaluate, fit, predict, predict_proba
 
 __version__ = "0.1.0"
 

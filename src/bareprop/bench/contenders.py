@@ -60,8 +60,7 @@ def load_data(
         x = rng.random((n + 256, 784), dtype=np.float32)
         y = rng.integers(0, 10, n + 256)
         return x[:n], y[:n], x[n:], y[n:]
-    from bareprop.datasets import load_mnist
-    from bareprop.run import preprocess
+    from bareprop.data.mnist import load_mnist, preprocess
 
     (xtr, ytr), (xte, yte) = load_mnist()
     if n_train is not None:
@@ -88,8 +87,8 @@ def seconds_per_epoch(run_steps: Any, steps: int, batch_size: int) -> float:
 @contextlib.contextmanager
 def without_fusion() -> Iterator[None]:
     """Within the block ``fit`` runs each Linear and ReLU on its own, as it did before
-    :func:`bareprop.layers.fused_relus`: the baseline for measuring what the fusion buys."""
-    from bareprop import model
+    :func:`bareprop.nn.layers.fused_relus`: the baseline for measuring what the fusion buys."""
+    from bareprop.nn import sequential as model
 
     fused = model.fused_relus
     model.fused_relus = _one_at_a_time

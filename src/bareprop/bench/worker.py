@@ -44,8 +44,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _numpy_only(train: Any, *args: Any) -> dict[str, Any]:
-    """``train(*args)`` with the compiled kernels switched off (see :mod:`bareprop._kernels`)."""
-    from bareprop import _kernels
+    """``train(*args)`` with the compiled kernels off (see :mod:`bareprop.fast.kernels`)."""
+    from bareprop.fast import kernels as _kernels
 
     _kernels.use(False)
     return dict(train(*args))

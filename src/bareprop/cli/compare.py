@@ -28,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bareprop.compare import compare_training, require_torch
-    from bareprop.run import load_data, seeded_rngs
+    from bareprop.check.compare import compare_training, require_torch
+    from bareprop.train.run import load_data, seeded_rngs
 
     torch = require_torch()  # before any work: without torch, say how to install it
     config = config_from_args(args)

@@ -36,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bareprop.datasets import load_mnist
-    from bareprop.run import confusion_matrix, preprocess
-    from bareprop.serialization import load
-    from bareprop.training import predict
+    from bareprop.data.mnist import load_mnist, preprocess
+    from bareprop.files.model_file import load
+    from bareprop.train.fit import predict
+    from bareprop.train.run import confusion_matrix
 
     model = load(args.model)
     _, (x_test, y_test) = load_mnist(args.data_dir)

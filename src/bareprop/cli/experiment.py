@@ -100,7 +100,7 @@ def add_parser(sub: Any) -> None:
 
 def _jobs(args: argparse.Namespace) -> tuple[list[Any], int, float, str]:
     """The jobs, seeds, target and a title, from the grid file or the preset."""
-    from bareprop import best_mlp, experiment, notebooks, presets
+    from bareprop.lab import best_mlp, experiment, notebooks, presets
 
     @cache
     def data() -> notebooks.Images:
@@ -251,9 +251,9 @@ def _command(args: argparse.Namespace, n_seeds: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bareprop import experiment
     from bareprop.cli.train import check_out_dir
-    from bareprop.run import write_text
+    from bareprop.lab import experiment
+    from bareprop.train.run import write_text
 
     _check(args)
     jobs, n_seeds, target, title = _jobs(args)
@@ -300,8 +300,9 @@ def _finish(
     out: Path, records: list[Any], title: str, command: str, target: float, plots: bool
 ) -> None:
     """results.md, report.html and the table on the terminal."""
-    from bareprop import experiment, report, results
-    from bareprop.run import write_text
+    from bareprop.lab import experiment, results
+    from bareprop.show import report
+    from bareprop.train.run import write_text
 
     summaries = experiment.summarize(records)
     markdown = results.render_markdown(summaries, title=title, command=command)
@@ -317,7 +318,7 @@ def _print_table(summaries: list[Any], target: float) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bareprop import results
+    from bareprop.lab import results
 
     header, rows = results.summary_rows(summaries)
     table = Table(title=f"test accuracy over seeds (target {100 * target:.1f}%)")

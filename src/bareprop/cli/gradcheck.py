@@ -55,7 +55,7 @@ def add_parser(sub: Any) -> None:
 
 def inject_bug(model: Any, bug: str) -> str:
     """Swap the class of one layer of ``model`` for a subclass with a broken backward."""
-    from bareprop.layers import ACTIVATIONS, Linear
+    from bareprop.nn.layers import ACTIVATIONS, Linear
 
     if bug == "activation":
         kinds = tuple(ACTIVATIONS.values())
@@ -84,8 +84,7 @@ def _batch(config: Any, args: argparse.Namespace, rng: np.random.Generator) -> t
     if args.random_data:
         return (rng.random((args.samples, 784)), rng.integers(0, 10, args.samples), 10,
                 f"{args.samples} random samples")  # fmt: skip
-    from bareprop.datasets import load_mnist
-    from bareprop.run import preprocess
+    from bareprop.data.mnist import load_mnist, preprocess
 
     (images, labels), _ = load_mnist(config.data_dir)
     n_classes = int(labels.max()) + 1
@@ -97,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bareprop.gradcheck import check_model
-    from bareprop.run import build, seeded_rngs
+    from bareprop.check.gradcheck import check_model
+    from bareprop.train.run import build, seeded_rngs
 
     for name in ("samples", "max_entries"):
         if getattr(args, name) < (0 if name == "max_entries" else 1):

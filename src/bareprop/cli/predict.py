@@ -18,10 +18,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bareprop.images import to_mnist
-    from bareprop.run import preprocess
-    from bareprop.serialization import load
-    from bareprop.training import predict_proba
+    from bareprop.data.mnist import preprocess
+    from bareprop.files.model_file import load
+    from bareprop.show.images import to_mnist
+    from bareprop.train.fit import predict_proba
 
     model = load(args.model)
     shape = model.metadata.get("preprocessing", {}).get("image_shape", [28, 28])

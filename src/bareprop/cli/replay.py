@@ -23,9 +23,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bareprop.config import TrainConfig
-    from bareprop.manifest import check_data, compare, read_manifest
-    from bareprop.run import run_manifest, train_run
+    from bareprop.train.config import TrainConfig
+    from bareprop.train.manifest import check_data, compare, read_manifest
+    from bareprop.train.run import run_manifest, train_run
 
     recorded = read_manifest(args.run_dir)
     config = TrainConfig.from_dict(recorded["config"])

@@ -41,9 +41,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bareprop.datasets import load_mnist
-    from bareprop.run import build, preprocess, seeded_rngs, write_text
-    from bareprop.trace import to_markdown, trace_batch
+    from bareprop.check.trace import to_markdown, trace_batch
+    from bareprop.data.mnist import load_mnist, preprocess
+    from bareprop.train.run import build, seeded_rngs, write_text
 
     config = config_from_args(args)
     if args.probes < 1:
@@ -75,7 +75,7 @@ def render(trace: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from bareprop.trace import PROBE_HEADER, STEP_HEADER, probe_rows, step_rows
+    from bareprop.check.trace import PROBE_HEADER, STEP_HEADER, probe_rows, step_rows
 
     console = Console(highlight=False)
     if not console.is_terminal:

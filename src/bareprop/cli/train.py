@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bareprop.config import TrainConfig
-from bareprop.initializers import INITIALIZERS
-from bareprop.layers import ACTIVATIONS
-from bareprop.losses import LOSSES, REDUCTIONS
-from bareprop.optimizers import OPTIMIZERS
-from bareprop.schedules import SCHEDULES
+from bareprop.nn.init import INITIALIZERS
+from bareprop.nn.layers import ACTIVATIONS
+from bareprop.nn.losses import LOSSES, REDUCTIONS
+from bareprop.optim.optimizers import OPTIMIZERS
+from bareprop.optim.schedules import SCHEDULES
+from bareprop.train.config import TrainConfig
 
 DEFAULTS = TrainConfig()
 
@@ -176,8 +176,8 @@ def resume_config(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
     An option given on the command line must agree with the run's own value: continuing a run
     with another learning rate (say) would not be the run any more.
     """
-    from bareprop.checkpoint import FILENAME, load_checkpoint
-    from bareprop.manifest import data_sha256
+    from bareprop.train.checkpoint import FILENAME, load_checkpoint
+    from bareprop.train.manifest import data_sha256
 
     folder: Path = args.resume
     if (folder / "model.npz").exists():
@@ -205,8 +205,8 @@ def resume_config(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from bareprop.checkpoint import FILENAME, TrainingInterrupted
-    from bareprop.run import default_out_dir, train_run, write_run
+    from bareprop.train.checkpoint import FILENAME, TrainingInterrupted
+    from bareprop.train.run import default_out_dir, train_run, write_run
 
     if args.resume is not None:
         config, checkpoint = resume_config(args)

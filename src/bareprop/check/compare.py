@@ -1,0 +1,255 @@
+"""bareprop and PyTorch side by side: the same network, weights, batches and update rule.
+
+An edge module: torch is imported inside the functions that need it, so ``import bareprop``
+never loads it. Without torch installed, :func:`require_torch` raises a
+:class:`~bareprop.errors.BarepropError` that says how to install it.
+
+:func:`compare_training` trains a copy of one initial network in each framework. Both see the
+same batches in the same order: each epoch's permutation comes from a generator seeded like
+``fit``'s, and torch's learning rate is set before every step from the same schedule, as
+``fit`` sets ``optimizer.lr``. Dropout masks are drawn in torch from a twin of bareprop's
+dropout generator, so they match too.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bareprop.check.gradcheck import named_parameters
+from bareprop.errors import BarepropError
+from bareprop.nn.layers import Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from bareprop.nn.losses import Loss, MSELoss, SoftmaxCrossEntropy
+from bareprop.nn.sequential import Sequential
+from bareprop.optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from bareprop.optim.schedules import get_schedule
+from bareprop.train.config import TrainConfig
+from bareprop.train.fit import fit
+from bareprop.train.run import Data, build, seeded_rngs
+
+INSTALL_HINT = 'PyTorch is not installed; install it with: pip install "bareprop[torch]"'
+
+
+def require_torch() -> Any:
+    """The ``torch`` module, or a BarepropError saying how to install it."""
+    try:
+        import torch
+    except ImportError:
+        raise BarepropError(INSTALL_HINT) from None
+    return torch
+
+
+def _mask_dropout(torch: Any, p: float, rng: np.random.Generator) -> Any:
+    """A torch module that draws its masks exactly as :class:`bareprop.Dropout` does."""
+
+    class MaskDropout(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            if not self.training or p == 0.0:
+                return x
+            dtype = np.dtype(str(x.dtype).removeprefix("torch."))
+            keep = rng.random(tuple(x.shape), dtype=dtype) >= p
+            return x * torch.from_numpy(keep * dtype.type(1.0 / (1.0 - p)))
+
+    return MaskDropout()
+
+
+def to_torch(model: Sequential, *, dropout_rng: np.random.Generator | None = None) -> Any:
+    """A ``torch.nn.Sequential`` with the same layers and a copy of the same weights.
+
+    torch's ``Linear.weight`` is ``(out, in)``, the transpose of ours. Dropout becomes a module
+    drawing its masks from ``dropout_rng`` (default: a fresh generator) the way ours does.
+    """
+    torch = require_torch()
+    nn = torch.nn
+    modules = []
+    for layer in model.layers:
+        if isinstance(layer, Linear):
+            lin = nn.Linear(layer.in_features, layer.out_features, dtype=_torch_dtype(layer.dtype))
+            with torch.no_grad():
+                lin.weight.copy_(torch.from_numpy(layer.weight.data.T.copy()))
+                lin.bias.copy_(torch.from_numpy(layer.bias.data.copy()))
+            modules.append(lin)
+        elif isinstance(layer, LeakyReLU):
+            modules.append(nn.LeakyReLU(layer.negative_slope))
+        elif isinstance(layer, (ReLU, Sigmoid, Tanh)):
+            modules.append({ReLU: nn.ReLU, Sigmoid: nn.Sigmoid, Tanh: nn.Tanh}[type(layer)]())
+        elif isinstance(layer, Dropout):
+            rng = dropout_rng if dropout_rng is not None else np.random.default_rng()
+            modules.append(_mask_dropout(torch, layer.p, rng))
+        else:
+            raise BarepropError(f"no torch equivalent for layer {type(layer).__name__}")
+    return nn.Sequential(*modules)
+
+
+def _torch_dtype(dtype: Any) -> Any:
+    torch = require_torch()
+    return torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+
+
+def torch_loss(loss: Loss) -> Any:
+    """``(out, labels) -> tensor``: torch's CrossEntropyLoss or MSELoss on one-hot labels."""
+    torch = require_torch()
+    if isinstance(loss, SoftmaxCrossEntropy):
+        return torch.nn.CrossEntropyLoss(reduction=loss.reduction)
+    if isinstance(loss, MSELoss):
+        mse = torch.nn.MSELoss(reduction=loss.reduction)
+
+        def onehot_mse(out: Any, labels: Any) -> Any:
+            if labels.ndim == 1:  # integer labels, one-hot encoded as ours are
+                labels = torch.nn.functional.one_hot(labels, out.shape[1]).to(out.dtype)
+            return mse(out, labels)
+
+        return onehot_mse
+    raise BarepropError(f"no torch equivalent for loss {type(loss).__name__}")
+
+
+def torch_optimizer(optimizer: Optimizer, params: Any) -> Any:
+    """The ``torch.optim`` optimiser with the same hyper-parameters as ``optimizer``."""
+    torch = require_torch()
+    o: Any = optimizer
+    if isinstance(o, SGD):
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
+                               weight_decay=o.weight_decay)  # fmt: skip
+    if isinstance(o, Adam):  # AdamW is an Adam subclass
+        cls = torch.optim.AdamW if isinstance(o, AdamW) else torch.optim.Adam
+        return cls(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+    if isinstance(o, RMSprop):
+        return torch.optim.RMSprop(params, lr=o.lr, alpha=o.alpha, eps=o.eps,
+                                   momentum=o.momentum, weight_decay=o.weight_decay)  # fmt: skip
+    raise BarepropError(f"no torch equivalent for optimizer {type(o).__name__}")
+
+
+def weight_divergence(model: Sequential, tmodel: Any) -> tuple[float, str, float]:
+    """The largest ``|ours - torch's|`` over all weights, the parameter where it is, and the
+    mean ``|ours - torch's|`` over all weights."""
+    theirs = [p.detach().cpu().numpy() for p in tmodel.parameters()]
+    worst, where, total, count = 0.0, "", 0.0, 0
+    for (name, p), t in zip(named_parameters(model), theirs, strict=True):
+        t = t.T if p.data.ndim == 2 else t
+        diff = np.abs(p.data.astype(np.float64) - t)
+        total, count = total + float(diff.sum()), count + diff.size
+        if float(diff.max()) >= worst:
+            worst, where = float(diff.max()), name
+    return worst, where, total / count
+
+
+@dataclass
+class CompareResult:
+    """Per-epoch histories of both frameworks, the final divergence and the wall times."""
+
+    bareprop: dict[str, list[float]]
+    torch: dict[str, list[float]]
+    divergence: float
+    divergence_at: str
+    mean_divergence: float
+    threads: int
+
+    @property
+    def speed_ratio(self) -> float:
+        """torch seconds / bareprop seconds over the whole run (> 1: bareprop is faster)."""
+        return sum(self.torch["seconds"]) / sum(self.bareprop["seconds"])
+
+
+def _torch_accuracy(torch: Any, tmodel: Any, x: Any, y: Any) -> float:
+    tmodel.eval()
+    with torch.no_grad():
+        correct = sum(
+            int((tmodel(x[i : i + 2048]).argmax(dim=1) == y[i : i + 2048]).sum())
+            for i in range(0, len(x), 2048)
+        )
+    return correct / len(x)
+
+
+def torch_epoch(
+    tmodel: Any, loss_fn: Any, topt: Any, data: tuple[Any, ...], config: TrainConfig,
+    shuffle_rng: np.random.Generator, first_step: int,
+) -> dict[str, float]:  # fmt: skip
+    """One epoch of torch's side, the loop of :func:`bareprop.fit` step for step.
+
+    Args:
+        data: ``(x_train, y_train, x_test, y_test)`` tensors; the test set is measured at the end.
+        shuffle_rng: a twin of the generator ``fit`` shuffles with.
+        first_step: the global step this epoch starts at (for the learning-rate schedule).
+
+    Returns:
+        ``{"loss", "test_accuracy", "seconds"}`` (seconds include the test pass, as ``fit``'s
+        include its validation pass).
+    """
+    torch = require_torch()
+    x, y, x_test, y_test = data
+    n, batch = len(x), config.batch_size
+    total_steps = config.epochs * math.ceil(n / batch)
+    schedule, base_lr = get_schedule(config.lr_schedule), config.lr
+    started = time.perf_counter()
+    tmodel.train()
+    order = torch.from_numpy(shuffle_rng.permutation(n))
+    loss_sum = 0.0
+    for step, start in enumerate(range(0, n, batch), start=first_step):
+        idx = order[start : start + batch]
+        batch_loss = loss_fn(tmodel(x[idx]), y[idx])
+        topt.zero_grad()
+        batch_loss.backward()
+        for group in topt.param_groups:  # what fit does with optimizer.lr
+            group["lr"] = base_lr * schedule(step, total_steps)
+        topt.step()
+        value = float(batch_loss.item())
+        loss_sum += value * len(idx) if config.reduction == "mean" else value
+    accuracy = _torch_accuracy(torch, tmodel, x_test, y_test)
+    return {
+        "loss": loss_sum / n,
+        "test_accuracy": accuracy,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _bareprop_epoch(
+    model: Sequential, loss: Loss, optimizer: Optimizer, data: Data, config: TrainConfig,
+    rng: np.random.Generator, first_step: int,
+) -> dict[str, float]:  # fmt: skip
+    """One epoch of :func:`bareprop.fit`, on the global schedule of the whole run."""
+    steps = config.epochs * math.ceil(len(data.x_train) / config.batch_size)
+    schedule = get_schedule(config.lr_schedule)
+    history = fit(
+        model, data.x_train, data.y_train, loss=loss, optimizer=optimizer, epochs=1,
+        batch_size=config.batch_size, rng=rng, verbose=0,
+        lr_schedule=lambda step, _: schedule(first_step + step, steps),
+        validation_data=(data.x_test, data.y_test),
+    )  # fmt: skip
+    names = {"loss": "loss", "test_accuracy": "val_accuracy", "seconds": "seconds"}
+    return {k: history[v][0] for k, v in names.items()}
+
+
+def compare_training(config: TrainConfig, data: Data, *, threads: int = 2) -> CompareResult:
+    """Train ``config``'s network in bareprop and in torch from the same start; compare.
+
+    The frameworks take turns, epoch by epoch, so that a busy machine slows both alike.
+
+    Args:
+        config: the network, loss, optimiser, schedule, epochs and seed (``train``'s options).
+        data: the training set (any size) and the test set measured after every epoch.
+        threads: ``torch.set_num_threads`` (NumPy's BLAS uses the machine's cores).
+    """
+    torch = require_torch()
+    torch.set_num_threads(threads)
+    rngs, twins = seeded_rngs(config.seed), seeded_rngs(config.seed)
+    model, loss, optimizer = build(config, data.x_train.shape[1], data.n_classes, rngs)
+    tmodel = to_torch(model, dropout_rng=twins["dropout"])
+    topt, tloss = torch_optimizer(optimizer, tmodel.parameters()), torch_loss(loss)
+    arrays = (data.x_train, data.y_train, data.x_test, data.y_test)
+    tdata = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+    ours: dict[str, list[float]] = {"loss": [], "test_accuracy": [], "seconds": []}
+    theirs: dict[str, list[float]] = {"loss": [], "test_accuracy": [], "seconds": []}
+    steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
+    for epoch in range(config.epochs):
+        first = epoch * steps_per_epoch
+        mine = _bareprop_epoch(model, loss, optimizer, data, config, rngs["shuffle"], first)
+        other = torch_epoch(tmodel, tloss, topt, tdata, config, twins["shuffle"], first)
+        for key in ours:
+            ours[key].append(mine[key])
+            theirs[key].append(other[key])
+    worst, where, mean = weight_divergence(model, tmodel)
+    return CompareResult(ours, theirs, worst, where, mean, threads)

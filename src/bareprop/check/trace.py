@@ -1,0 +1,231 @@
+"""One mini-batch walked through a network, as the notebooks do by hand.
+
+For each layer, forward then backward: the formula in words (``z1 = x @ W1 + b1``,
+``delta2 = (softmax(z2) - onehot(y)) / N``, ``dW1 = x.T @ delta1``), the shape, a few
+values; then, for a few entries of every parameter, the numerical gradient (central
+differences) beside the analytic one. The values are the layers' own: the trace calls each
+layer's ``forward`` and ``backward`` in turn, on a float64 copy of the model.
+
+NumPy only; :func:`to_markdown` renders a trace as Markdown, the CLI also as rich tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bareprop.check.gradcheck import as_float64, central_difference, freeze_randomness
+from bareprop.nn.layers import Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from bareprop.nn.losses import Loss, SoftmaxCrossEntropy
+from bareprop.nn.sequential import Sequential
+
+
+@dataclass
+class Step:
+    """One line of the trace: ``name = formula``, its shape and a few of its values."""
+
+    formula: str
+    shape: tuple[int, ...]
+    values: str
+
+
+@dataclass
+class GradProbe:
+    """The analytic and the numerical gradient of one parameter entry."""
+
+    name: str
+    index: tuple[int, ...]
+    analytic: float
+    numerical: float
+
+
+@dataclass
+class Trace:
+    forward: list[Step] = field(default_factory=list)
+    backward: list[Step] = field(default_factory=list)
+    probes: list[GradProbe] = field(default_factory=list)
+    loss: float = float("nan")
+    title: str = ""
+    eps: float = 1e-6
+
+
+def _values(a: np.ndarray, n: int = 4) -> str:
+    """A few values: sample 0's first ``n`` (for a weight gradient, its busiest row)."""
+    if a.ndim == 0:
+        return f"{float(a):.5g}"
+    row, label = (a, "") if a.ndim == 1 else (a[0], "row 0: ")
+    if a.ndim == 2 and a.shape[0] > 1 and not np.any(a[0]):  # e.g. a black pixel's weights
+        r = int(np.argmax(np.abs(a).sum(axis=1)))
+        row, label = a[r], f"row {r}: "
+    more = ", ..." if row.size > n else ""
+    return label + "[" + ", ".join(f"{v + 0.0:.4g}" for v in row[:n]) + more + "]"  # no -0
+
+
+_ACTIVATION = {
+    ReLU: ("relu({z})", "{d} * ({z} > 0)"),
+    LeakyReLU: ("leaky_relu({z})", "{d} * where({z} > 0, 1, {slope:g})"),
+    Sigmoid: ("sigmoid({z})", "{d} * {a} * (1 - {a})"),
+    Tanh: ("tanh({z})", "{d} * (1 - {a}^2)"),
+}
+
+
+def _grad_name(var: str) -> str:
+    if var == "x":
+        return "dx"
+    return "delta" + var[1:] if var.startswith("z") else "d_" + var
+
+
+def _forward(
+    model: Sequential, x: np.ndarray, trace: Trace
+) -> tuple[list[tuple[Any, str, str, str]], np.ndarray]:
+    """Run the layers one by one; return ``(layer, input, output, k)`` names and the output."""
+    names: list[tuple[Any, str, str, str]] = []
+    var, k = "x", 0
+    for layer in model.layers:
+        if isinstance(layer, Linear):
+            k += 1
+            out, formula = f"z{k}", f"z{k} = {var} @ W{k} + b{k}"
+        elif type(layer) in _ACTIVATION:
+            out = f"a{k}"
+            fwd = _ACTIVATION[type(layer)][0].format(z=var)
+            formula = f"{out} = {fwd}"
+        elif isinstance(layer, Dropout):
+            out = f"h{k}"
+            formula = f"{out} = {var} * m{k} / (1 - {layer.p:g})   (m{k}: the kept units)"
+        else:
+            out, formula = f"y{len(names)}", f"y{len(names)} = {type(layer).__name__}({var})"
+        x = layer.forward(x)
+        trace.forward.append(Step(formula, x.shape, _values(x)))
+        names.append((layer, var, out, str(k)))
+        var = out
+    return names, x
+
+
+def _loss_formulas(loss: Loss, var: str, n: int, c: int) -> tuple[str, str]:
+    mean = loss.reduction == "mean"
+    if isinstance(loss, SoftmaxCrossEntropy):
+        fwd = f"loss = {'mean' if mean else 'sum'}_i(logsumexp({var}_i) - {var}_i[y_i])"
+        div = f" / N   (N = {n})" if mean else ""
+        return fwd, f"{_grad_name(var)} = (softmax({var}) - onehot(y)){div}"
+    fwd = f"loss = {'mean' if mean else 'sum'}(({var} - onehot(y))^2)"
+    div = f" / (N * C)   (N * C = {n * c})" if mean else ""
+    return fwd, f"{_grad_name(var)} = 2 * ({var} - onehot(y)){div}"
+
+
+def _backward(names: list[tuple[Any, str, str, str]], d: np.ndarray, trace: Trace) -> None:
+    for layer, var_in, var_out, k in reversed(names):
+        g_out, g_in = _grad_name(var_out), _grad_name(var_in)
+        d = layer.backward(d)
+        if isinstance(layer, Linear):
+            trace.backward.append(Step(f"dW{k} = {var_in}.T @ {g_out}", layer.weight.grad.shape,
+                                       _values(layer.weight.grad)))  # fmt: skip
+            trace.backward.append(Step(f"db{k} = sum({g_out}, axis=0)", layer.bias.grad.shape,
+                                       _values(layer.bias.grad)))  # fmt: skip
+            formula = f"{g_in} = {g_out} @ W{k}.T"
+        elif type(layer) in _ACTIVATION:
+            rule = _ACTIVATION[type(layer)][1]
+            slope = getattr(layer, "negative_slope", 0.0)
+            formula = f"{g_in} = " + rule.format(d=g_out, z=var_in, a=var_out, slope=slope)
+        elif isinstance(layer, Dropout):
+            formula = f"{g_in} = {g_out} * m{k} / (1 - {layer.p:g})"
+        else:
+            formula = f"{g_in} = backward of {type(layer).__name__}"
+        trace.backward.append(Step(formula, d.shape, _values(d)))
+
+
+def _probes(model: Sequential, f: Any, n: int, eps: float) -> list[GradProbe]:
+    """For each Linear's W and b: the ``n`` entries of largest analytic gradient, both ways."""
+    probes = []
+    linears = [layer for layer in model.layers if isinstance(layer, Linear)]
+    for k, layer in enumerate(linears, start=1):
+        for name, p in ((f"W{k}", layer.weight), (f"b{k}", layer.bias)):
+            grad = p.grad.copy()
+            flat = p.data.reshape(-1)
+            for i in np.argsort(-np.abs(grad).reshape(-1), kind="stable")[:n]:
+                plus, minus = central_difference(f, flat, i, eps)
+                index = tuple(int(j) for j in np.unravel_index(i, p.shape))
+                numerical = (plus - minus) / (2 * eps)
+                probes.append(GradProbe(name, index, float(grad.reshape(-1)[i]), numerical))
+    return probes
+
+
+def trace_batch(
+    model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, *, probes: int = 2,
+    eps: float = 1e-6,
+) -> Trace:  # fmt: skip
+    """Walk one batch forward and backward through ``model`` and ``loss``, layer by layer.
+
+    Args:
+        model: the network (traced on a float64 copy; the original is untouched).
+        loss: its loss; ``loss.backward()`` starts the backward pass.
+        x: the batch, ``(N, in_features)``. y: its integer labels, ``(N,)``.
+        probes: how many entries of each parameter get a numerical gradient.
+        eps: the central-difference step.
+
+    Returns:
+        A :class:`Trace`: forward steps, backward steps, gradient probes and the loss.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
+    net = as_float64(model)
+    assert isinstance(net, Sequential)
+    x = np.asarray(x, dtype=np.float64)
+    restore = freeze_randomness(net)
+    restore()
+    trace = Trace(eps=eps)
+    names, out = _forward(net, x, trace)
+    fwd, bwd = _loss_formulas(loss, names[-1][2], len(x), out.shape[1])
+    trace.loss = loss.forward(out, y)
+    trace.forward.append(Step(fwd, (), f"{trace.loss:.6g}"))
+    d = loss.backward()
+    trace.backward.append(Step(bwd, d.shape, _values(d)))
+    _backward(names, d, trace)
+
+    def f() -> float:
+        restore()
+        return float(loss.forward(net.forward(x), y))
+
+    trace.probes = _probes(net, f, probes, eps)
+    return trace
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def step_rows(steps: list[Step]) -> list[list[str]]:
+    """``[formula, shape, values]`` per step, for a table."""
+    return [[s.formula, "x".join(map(str, s.shape)) or "scalar", s.values] for s in steps]
+
+
+def probe_rows(trace: Trace) -> list[list[str]]:
+    """``[entry, analytic, numerical, |difference|]`` per probe, for a table."""
+    return [
+        [f"{p.name}{list(p.index)}", f"{p.analytic:.10g}", f"{p.numerical:.10g}",
+         f"{abs(p.analytic - p.numerical):.1e}"]
+        for p in trace.probes
+    ]  # fmt: skip
+
+
+STEP_HEADER = ["formula", "shape", "values"]
+PROBE_HEADER = ["entry", "analytic", "numerical", "abs difference"]
+
+
+def to_markdown(trace: Trace) -> str:
+    """The trace as a Markdown document: forward, backward, gradient check."""
+    parts = [
+        f"# One mini-batch, forward and backward\n\n{trace.title}\n",
+        "## Forward\n\n" + _md_table(STEP_HEADER, step_rows(trace.forward)),
+        "## Backward\n\n" + _md_table(STEP_HEADER, step_rows(trace.backward)),
+        f"## Numerical gradient beside the analytic one\n\nCentral differences, eps = "
+        f"{trace.eps:g}, in float64; for each parameter the entries of largest gradient.\n\n"
+        + _md_table(PROBE_HEADER, probe_rows(trace)),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+__all__ = ["GradProbe", "Step", "Trace", "to_markdown", "trace_batch"]

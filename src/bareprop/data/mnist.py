@@ -1,0 +1,122 @@
+"""MNIST: the four IDX files bundled with the package, or any folder of the same four files.
+
+The bundled files (``data/bundled/``) make a fresh install train offline; their SHA-256 is
+checked on every load. ``load_mnist(data_dir)`` (or ``BAREPROP_DATA``) reads the same four
+files from any folder, such as Fashion-MNIST's. :func:`preprocess` turns images into inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bareprop.data.idx import read_idx
+from bareprop.errors import DataError
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+
+def bundled_dir() -> Path:
+    """The folder of the MNIST files that ship with bareprop."""
+    return Path(str(resources.files("bareprop") / "data" / "bundled"))
+
+
+def data_folder(data_dir: str | os.PathLike[str] | None) -> Path:
+    """The folder :func:`load_mnist` reads: ``data_dir``, else ``$BAREPROP_DATA``, else bundled."""
+    if data_dir is None:
+        data_dir = os.environ.get("BAREPROP_DATA") or None
+    return Path(data_dir) if data_dir is not None else bundled_dir()
+
+
+def find_file(folder: Path, stem: str) -> Path:
+    """``stem`` or ``stem.gz`` (also the common ``train-images.idx3-ubyte`` spelling)."""
+    alternatives = [stem, stem.replace("-idx", ".idx")]
+    for name in alternatives:
+        for candidate in (folder / f"{name}.gz", folder / name):
+            if candidate.is_file():
+                return candidate
+    raise DataError(f"{folder}: no {stem}[.gz] in this folder")
+
+
+def _check_bundled_sums(folder: Path) -> None:
+    sums = {}
+    for line in (folder / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split()
+        sums[name] = digest
+    for name, digest in sums.items():
+        actual = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        if actual != digest:
+            raise DataError(
+                f"{folder / name}: SHA-256 mismatch, the bundled file is damaged; "
+                "reinstall bareprop"
+            )
+
+
+def load_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Load MNIST (or any data set in the same four IDX files).
+
+    Args:
+        data_dir: folder with ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
+            ``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]``. If None, the
+            environment variable ``BAREPROP_DATA``, else the copy bundled with bareprop (whose
+            SHA-256 sums are checked).
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: images as uint8 ``(N, 28, 28)``, labels as
+        uint8 ``(N,)``, as ``keras.datasets.mnist.load_data`` returns them.
+    """
+    folder = data_folder(data_dir)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such data folder")
+    if folder == bundled_dir():
+        _check_bundled_sums(folder)
+    paths = {key: find_file(folder, stem) for key, stem in FILES.items()}
+    arrays = {key: read_idx(p) for key, p in paths.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        img_path, lab_path = paths[f"{split}_images"], paths[f"{split}_labels"]
+        if images.ndim != 3:
+            raise DataError(
+                f"{img_path}: expected images (N, rows, cols), "
+                f"found a {images.ndim}-D array {images.shape}"
+            )
+        if labels.ndim != 1:
+            raise DataError(
+                f"{lab_path}: expected labels (N,), found a {labels.ndim}-D array {labels.shape}"
+            )
+        if len(images) != len(labels):
+            raise DataError(
+                f"{img_path} has {len(images)} images but {lab_path} has {len(labels)} labels"
+            )
+    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+        raise DataError(
+            f"{paths['test_images']}: images of {arrays['test_images'].shape[1:]} pixels, "
+            f"the training images have {arrays['train_images'].shape[1:]}"
+        )
+    return (arrays["train_images"], arrays["train_labels"]), (
+        arrays["test_images"],
+        arrays["test_labels"],
+    )
+
+
+PIXEL_SCALE = 1.0 / 255.0
+
+
+def preprocess(images: np.ndarray, dtype: Any) -> np.ndarray:
+    """uint8 images ``(N, rows, cols)`` -> ``(N, rows * cols)`` in [0, 1]."""
+    flat = images.reshape(len(images), -1)
+    if flat.dtype == np.uint8:  # a 256-entry table: same values, without a float64 copy
+        return (np.arange(256) * PIXEL_SCALE).astype(dtype)[flat]
+    return (flat * PIXEL_SCALE).astype(dtype)

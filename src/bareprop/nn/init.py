@@ -1,0 +1,114 @@
+"""Weight initialisers, by name.
+
+Each takes a shape ``(fan_in, fan_out)`` (the layout of :class:`bareprop.Linear`), a
+``numpy.random.Generator`` and a dtype, and returns a new array::
+
+    glorot_uniform   U(-a, a),  a = sqrt(6 / (fan_in + fan_out))     (Glorot & Bengio, 2010)
+    glorot_normal    N(0, s^2), s = sqrt(2 / (fan_in + fan_out))
+    he_uniform       U(-a, a),  a = sqrt(6 / fan_in)                 (He et al., 2015)
+    he_normal        N(0, s^2), s = sqrt(2 / fan_in)
+    normal           N(0, std^2), std given (default 0.01)
+    zeros            0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Initializer = Callable[..., np.ndarray]
+
+
+def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    return shape[0], shape[1]
+
+
+def glorot_uniform(
+    shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32
+) -> np.ndarray:
+    fan_in, fan_out = _fans(shape)
+    a = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-a, a, size=shape).astype(dtype)
+
+
+def glorot_normal(
+    shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32
+) -> np.ndarray:
+    fan_in, fan_out = _fans(shape)
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
+
+
+def he_uniform(
+    shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32
+) -> np.ndarray:
+    fan_in, _ = _fans(shape)
+    a = np.sqrt(6.0 / fan_in)
+    return rng.uniform(-a, a, size=shape).astype(dtype)
+
+
+def he_normal(
+    shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32
+) -> np.ndarray:
+    fan_in, _ = _fans(shape)
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+def normal(
+    shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32, *, std: float = 0.01
+) -> np.ndarray:
+    return (rng.standard_normal(shape) * std).astype(dtype)
+
+
+def zeros(
+    shape: tuple[int, ...], rng: np.random.Generator | None = None, dtype: Any = np.float32
+) -> np.ndarray:
+    return np.zeros(shape, dtype=dtype)
+
+
+INITIALIZERS: dict[str, Initializer] = {
+    "glorot_uniform": glorot_uniform,
+    "glorot_normal": glorot_normal,
+    "he_uniform": he_uniform,
+    "he_normal": he_normal,
+    "normal": normal,
+    "zeros": zeros,
+}
+
+
+def get_initializer(name: str, **kwargs: Any) -> Initializer:
+    """Look up an initialiser by name; ``kwargs`` (``std`` for ``normal``) are bound to it.
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+    """
+    if name not in INITIALIZERS:
+        raise ValueError(f"init must be one of {', '.join(INITIALIZERS)}; got {name!r}")
+    fn = INITIALIZERS[name]
+    if kwargs:
+        if name != "normal":
+            raise ValueError(f"init {name!r} takes no options, got {sorted(kwargs)}")
+
+        def bound(
+            shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float32
+        ) -> np.ndarray:
+            return fn(shape, rng, dtype, **kwargs)
+
+        return bound
+    return fn
+
+
+__all__ = [
+    "INITIALIZERS",
+    "Initializer",
+    "get_initializer",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "normal",
+    "zeros",
+]

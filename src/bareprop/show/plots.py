@@ -1,0 +1,229 @@
+"""Figures, drawn with matplotlib on the headless Agg backend. An edge module.
+
+Every ``save_*`` function writes one PNG atomically (no half-written file if drawing fails).
+Images are rows of ``rows * cols`` pixels (``(N, 784)`` for MNIST) in any scale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import PercentFormatter
+
+from bareprop.files.model_file import atomic_write
+
+_ACCURACY_KEYS = (
+    ("accuracy", "train", "o-"),
+    ("val_accuracy", "validation", "s-"),
+    ("test_accuracy", "test", "^-"),
+)
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def save_curves(history: dict[str, list[float]], path: Path) -> None:
+    """Loss (train, validation) and accuracy (train, validation, test if recorded) per epoch."""
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, history["loss"], "o-", label="train")
+    if history.get("val_loss"):
+        ax_loss.plot(epochs, history["val_loss"], "s-", label="validation")
+    for key, label, style in _ACCURACY_KEYS:
+        if history.get(key):
+            ax_acc.plot(epochs, history[key], style, label=label)
+    for ax, title in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0))
+    _save(fig, path)
+
+
+def save_curves_overlay(
+    runs: Sequence[tuple[str, dict[str, list[float]]]], path: Path, *, key: str = "test_accuracy"
+) -> None:
+    """Several runs overlaid: loss and ``key`` per epoch, one colour per configuration.
+
+    Args:
+        runs: ``(configuration name, history)`` pairs; runs of one configuration (its seeds)
+            share a colour and a single legend entry.
+    """
+    names = list(dict.fromkeys(name for name, _ in runs))
+    colours = {
+        n: plt.get_cmap("tab20" if len(names) > 10 else "tab10")(i % 20)
+        for i, n in enumerate(names)
+    }
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5))
+    labelled: set[str] = set()
+    for name, history in runs:
+        epochs = np.arange(1, len(history[key]) + 1)
+        label = None if name in labelled else name
+        labelled.add(name)
+        ax_loss.plot(epochs, history["loss"], color=colours[name], alpha=0.8, label=label)
+        ax_acc.plot(epochs, history[key], color=colours[name], alpha=0.8, label=label)
+    ax_loss.set_yscale("log")
+    for ax, title in ((ax_loss, "training loss"), (ax_acc, key.replace("_", " "))):
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax_acc.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    _save(fig, path)
+
+
+def save_confusion(
+    confusion: np.ndarray, path: Path, *, title: str = "test confusion matrix"
+) -> None:
+    """Heatmap with the count in every cell; rows are true classes, columns predictions."""
+    n = len(confusion)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    image = ax.imshow(confusion, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    threshold = confusion.max() / 2
+    for i in range(n):
+        for j in range(n):
+            colour = "white" if confusion[i, j] > threshold else "black"
+            ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=8, color=colour)
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    accuracy = np.trace(confusion) / max(1, confusion.sum())
+    ax.set_title(f"{title} (accuracy {100 * accuracy:.2f}%)")
+    _save(fig, path)
+
+
+def _image_grid(
+    images: np.ndarray, titles: Sequence[str], path: Path, *, cols: int, suptitle: str
+) -> None:
+    side = math.isqrt(images.shape[1])
+    rows = max(1, math.ceil(len(images) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, titles, strict=False):
+        ax.imshow(image.reshape(side, side), cmap="gray_r")
+        ax.set_title(title, fontsize=8)
+    fig.suptitle(suptitle)
+    _save(fig, path)
+
+
+def save_samples(
+    images: np.ndarray, labels: np.ndarray, path: Path, *, n: int = 20, cols: int = 10
+) -> None:
+    """The first ``n`` images with their labels."""
+    n = min(n, len(images))
+    _image_grid(
+        images[:n],
+        [f"label {int(y)}" for y in labels[:n]],
+        path,
+        cols=cols,
+        suptitle="sample digits",
+    )
+
+
+def most_confident_errors(probs: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Indices of up to ``n`` misclassified samples, the most confident (highest top
+    probability) first."""
+    predicted = probs.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    confidence = probs[wrong, predicted[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")[:n]]
+
+
+def save_misclassified(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    path: Path,
+    *,
+    n: int = 20,
+    cols: int = 10,
+) -> None:
+    """The most confidently misclassified images, titled ``true -> predicted (p)``."""
+    idx = most_confident_errors(probs, labels, n)
+    predicted = probs.argmax(axis=1)
+    titles = [f"{labels[i]}→{predicted[i]} ({probs[i, predicted[i]]:.2f})" for i in idx]
+    suptitle = (
+        f"most confidently misclassified ({len(idx)} of {int(np.sum(predicted != labels))} errors)"
+    )
+    _image_grid(images[idx], titles, path, cols=cols, suptitle=suptitle)
+
+
+def save_first_layer(weight: np.ndarray, path: Path, *, n: int = 40, cols: int = 10) -> None:
+    """The first ``n`` units' input weights (columns of ``weight``, shape ``(784, units)``) as
+    images; each on its own symmetric colour scale (red positive, blue negative)."""
+    side = math.isqrt(weight.shape[0])
+    if side * side != weight.shape[0]:
+        raise ValueError(f"weight has {weight.shape[0]} inputs, not a square image")
+    n = min(n, weight.shape[1])
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for j, ax in zip(range(n), axes.flat, strict=False):
+        w = weight[:, j].reshape(side, side)
+        limit = float(np.abs(w).max()) or 1.0
+        ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.suptitle(f"first-layer weights of {n} of {weight.shape[1]} units")
+    _save(fig, path)
+
+
+def save_per_class(confusion: np.ndarray, path: Path) -> None:
+    """Accuracy (recall) of each true class as bars, the overall accuracy as a line."""
+    totals = confusion.sum(axis=1)
+    per_class = np.divide(
+        np.diag(confusion), totals, out=np.zeros(len(confusion)), where=totals > 0
+    )
+    overall = np.trace(confusion) / max(1, confusion.sum())
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    bars = ax.bar(range(len(per_class)), per_class, color="tab:blue")
+    ax.bar_label(bars, labels=[f"{100 * p:.1f}" for p in per_class], fontsize=7)
+    ax.axhline(overall, color="tab:red", ls="--", label=f"overall {100 * overall:.2f}%")
+    ax.set_xticks(range(len(per_class)))
+    ax.set_xlabel("true class")
+    ax.set_ylim(max(0.0, per_class.min() - 0.05), 1.005)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_title("test accuracy per class")
+    ax.legend(loc="lower right")
+    _save(fig, path)
+
+
+def save_accuracy_by_config(
+    names: Sequence[str],
+    means: Sequence[float],
+    stds: Sequence[float],
+    path: Path,
+    *,
+    reported: Sequence[float | None] | None = None,
+) -> None:
+    """Mean test accuracy per configuration with error bars (std over seeds); a notebook's
+    reported figure, where given, as a black marker."""
+    y = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1.2))
+    ax.barh(y, means, xerr=stds, color="tab:blue", alpha=0.8, capsize=3, label="ours (mean ± std)")
+    if reported is not None and any(r is not None for r in reported):
+        points = [(r, i) for i, r in enumerate(reported) if r is not None]
+        ax.plot([r for r, _ in points], [i for _, i in points], "kD", label="notebook reported")
+    ax.set_yticks(y)
+    ax.set_yticklabels(names, fontsize=8)
+    ax.invert_yaxis()
+    low = min([*means, *(r for r in (reported or []) if r is not None)], default=0.0)
+    ax.set_xlim(max(0.0, low - 0.05), 1.0)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("test accuracy")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    _save(fig, path)

@@ -1,0 +1,279 @@
+"""Checkpoints: everything needed to continue a training run bit for bit.
+
+A checkpoint is one ``.npz`` written atomically (temporary file, fsync, rename; see
+:func:`bareprop.files.model_file.atomic_write`), so killing the process at any moment leaves the
+previous checkpoint intact. It never holds a pickle; it is read with ``allow_pickle=False``::
+
+    meta         uint8 bytes of a UTF-8 JSON document: format, version, the run's config,
+                 the state of every random generator (``bit_generator.state``), where ``fit``
+                 is (:class:`FitState`: epoch, batch, step, history, ...), the optimiser's
+                 scalar state and the SHA-256 of all the arrays below
+    param_<i>    the model's parameters, in ``model.parameters()`` order
+    opt_<k>      the optimiser's arrays: ``opt_<name>_<i>`` for a list per parameter
+
+Resuming is bit-identical because the shuffling order of the epoch in progress is drawn again
+from the shuffle generator's state saved at the start of that epoch, and every other
+generator, the optimiser moments and the weights come back exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bareprop.errors import BarepropError, ModelFileError
+from bareprop.files.model_file import MALFORMED, _inspect_archive, atomic_write
+from bareprop.nn.layers import Layer
+from bareprop.optim.optimizers import Optimizer
+
+FORMAT = "bareprop-checkpoint"
+VERSION = 1
+FILENAME = "checkpoint.npz"
+
+
+class CheckpointError(BarepropError):
+    """A checkpoint is missing, truncated, tampered with or does not fit the model."""
+
+
+@dataclass
+class FitState:
+    """Where :func:`bareprop.fit` is; with the weights, optimiser and generators, all it needs.
+
+    Attributes:
+        epoch: the epoch in progress or next, counted from 0.
+        batch: batches of that epoch already done (0 at an epoch boundary).
+        step: optimiser steps done in the whole run.
+        loss_sum, correct, seconds: the running sums of the epoch in progress.
+        shuffle_state: the shuffle generator's state before this epoch's permutation, so that
+            a run resumed mid-epoch draws the same order again.
+        base_lr: the optimiser's learning rate before any schedule factor.
+        history: the per-epoch lists ``fit`` returns.
+        diagnostics: per-epoch, per-layer statistics from :class:`bareprop.train.doctor.Doctor`.
+    """
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seconds: float = 0.0
+    shuffle_state: dict[str, Any] | None = None
+    base_lr: float | None = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    diagnostics: dict[str, list[float]] = field(default_factory=dict)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``fit``: the current step was finished; ``state`` says where it stopped."""
+
+    def __init__(self, state: FitState) -> None:
+        super().__init__(f"interrupted at epoch {state.epoch + 1}, after batch {state.batch}")
+        self.state = state
+
+
+class _StopFlag:
+    requested = False
+
+
+@contextmanager
+def deferred_sigint() -> Iterator[_StopFlag]:
+    """While inside, the first Ctrl-C only sets ``flag.requested``; a second one interrupts.
+
+    Only in the main thread and only if nobody else handles SIGINT; elsewhere it is a no-op.
+    """
+    flag = _StopFlag()
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield flag
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        flag.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C is immediate
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _sha256(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = arrays[name]
+        h.update(f"{name}{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _split_optimizer(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Optimiser state -> (JSON part, arrays). Lists of arrays (``None`` allowed) are indexed."""
+    plain: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in state.items():
+        if isinstance(value, np.ndarray):
+            arrays[f"opt_{key}"] = value
+            plain[key] = {"array": True}
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
+            for i, v in enumerate(value):
+                if v is not None:
+                    arrays[f"opt_{key}_{i}"] = np.asarray(v)
+            plain[key] = {"list": len(value), "none": [i for i, v in enumerate(value) if v is None]}
+        elif isinstance(value, (list, tuple)) and all(v is None for v in value):
+            plain[key] = {"list": len(value), "none": list(range(len(value)))}
+        else:
+            plain[key] = {"value": value.item() if isinstance(value, np.generic) else value}
+    return plain, arrays
+
+
+def _join_optimizer(plain: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for key, spec in plain.items():
+        if "array" in spec:
+            state[key] = arrays[f"opt_{key}"]
+        elif "list" in spec:
+            none = set(spec["none"])
+            state[key] = [
+                None if i in none else arrays[f"opt_{key}_{i}"] for i in range(spec["list"])
+            ]
+        else:
+            state[key] = spec["value"]
+    return state
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    model: Layer,
+    optimizer: Optimizer,
+    rngs: dict[str, np.random.Generator],
+    state: FitState,
+    config: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write a checkpoint of a training run to ``path`` atomically.
+
+    Args:
+        path: the ``.npz`` to write; its folder must exist.
+        model: the model being trained.
+        optimizer: its optimiser (``state_dict()`` is saved).
+        rngs: every generator the run draws from, by name (their states are saved).
+        state: where ``fit`` is.
+        config: the run's config as a plain dict, kept so that a resume needs nothing else.
+        extra: anything else JSON-friendly to keep (``bareprop train`` keeps the data's SHA-256).
+    """
+    arrays = {f"param_{i}": p.data for i, p in enumerate(model.parameters())}
+    opt_plain, opt_arrays = _split_optimizer(optimizer.state_dict())
+    arrays.update(opt_arrays)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config or {},
+        "extra": extra or {},
+        "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
+        "fit": asdict(state),
+        "optimizer": opt_plain,
+        "n_params": len(model.parameters()),
+        "sha256": _sha256(arrays),
+    }
+    blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    payload: dict[str, Any] = {"meta": blob, **arrays}
+    atomic_write(path, lambda f: np.savez(f, **payload))
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint read back by :func:`load_checkpoint`."""
+
+    config: dict[str, Any]
+    params: list[np.ndarray]
+    optimizer: dict[str, Any]
+    rngs: dict[str, dict[str, Any]]
+    fit: FitState
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read and verify a checkpoint (format, version, SHA-256); never unpickles.
+
+    Raises:
+        CheckpointError: naming the file and what is wrong with it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no checkpoint there")
+    try:
+        with path.open("rb") as f:  # our own handle: np.load leaks its own on a corrupt zip
+            _inspect_archive(f, path, path.stat().st_size)  # sizes and dtypes, before loading
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+    except ModelFileError as e:
+        raise CheckpointError(str(e).replace("model file", "checkpoint")) from None
+    except (ValueError, *MALFORMED) as e:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint, truncated or corrupt ({e})"
+        ) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a bareprop checkpoint")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {meta.get('version')!r}, this bareprop reads {VERSION}"
+        )
+    if meta.get("sha256") != _sha256(arrays):
+        raise CheckpointError(f"{path}: the arrays do not match their SHA-256: it was altered")
+    try:
+        params = [arrays[f"param_{i}"] for i in range(int(meta["n_params"]))]
+        optimizer = _join_optimizer(meta["optimizer"], arrays)
+        fit = FitState(**meta["fit"])
+        return Checkpoint(
+            meta["config"], params, optimizer, meta["rngs"], fit, meta.get("extra", {})
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: incomplete checkpoint ({e})") from None
+
+
+def restore(
+    checkpoint: Checkpoint,
+    *,
+    model: Layer,
+    optimizer: Optimizer,
+    rngs: dict[str, np.random.Generator],
+) -> FitState:
+    """Put the checkpoint's weights, optimiser state and generator states back, in place.
+
+    Returns:
+        The :class:`FitState` to pass to ``fit(..., state=...)``.
+    """
+    params = model.parameters()
+    if len(params) != len(checkpoint.params):
+        raise CheckpointError(
+            f"the checkpoint has {len(checkpoint.params)} parameters, the model {len(params)}"
+        )
+    for i, (p, a) in enumerate(zip(params, checkpoint.params, strict=True)):
+        if p.data.shape != a.shape or p.data.dtype != a.dtype:
+            raise CheckpointError(
+                f"parameter {i} is {a.dtype}{a.shape}, the model needs {p.data.dtype}{p.data.shape}"
+            )
+        p.data[...] = a  # in place: optimisers and buffers keep their views of the weights
+    optimizer.load_state_dict(checkpoint.optimizer)
+    missing = sorted(set(rngs) - set(checkpoint.rngs))
+    if missing:
+        raise CheckpointError(f"the checkpoint has no state for generator(s) {', '.join(missing)}")
+    for name, rng in rngs.items():
+        rng.bit_generator.state = checkpoint.rngs[name]
+    return checkpoint.fit

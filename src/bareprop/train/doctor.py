@@ -1,0 +1,175 @@
+"""The training doctor: catches divergence at the step it happens and explains the run.
+
+``fit`` asks it three things, kept cheap so that they cost next to nothing per step:
+
+* every step, after ``backward`` and before ``optimizer.step()``, whether the bias gradients
+  are finite (a few hundred numbers). A NaN or infinity anywhere upstream reaches every bias
+  gradient below it, so this sees a bad gradient before it can touch a weight; when it fires,
+  a full check names the layer and the parameter;
+* when the loss or a gradient is not finite: which layer and which step. A bad gradient is
+  caught before the update, so the weights stay those that gave the last finite loss; a bad
+  loss means the current weights are bad, so the copy taken at the start of the epoch (the
+  last under which every loss was finite) is put back;
+* once per epoch, per Linear layer ``k``: ``layer{k}_grad_norm`` (L2 norm of the weight and
+  bias gradients of the epoch's last step), ``layer{k}_update_ratio`` (``||ΔW|| / ||W||`` of
+  that step) and, for the activation after it, ``layer{k}_dead`` (fraction of ReLU units that
+  output 0 for every sample of a fixed probe batch) or ``layer{k}_saturated`` (fraction of
+  sigmoid/tanh outputs within 1% of their bounds, where the gradient vanishes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bareprop.errors import BarepropError
+from bareprop.fast import kernels as _kernels
+from bareprop.nn.layers import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+
+PROBE_SIZE = 256  # samples used for the activation statistics, always the first ones of x
+
+
+class TrainingDiverged(BarepropError):
+    """The loss or a gradient stopped being finite. The model keeps its last good weights."""
+
+
+HINT = "try a lower learning rate (a tenth of it, say) or --dtype float64"
+
+
+def _layers(model: Layer) -> list[Layer]:
+    return list(getattr(model, "layers", [model]))
+
+
+def _norm(a: np.ndarray) -> float:
+    """L2 norm in float64, so a large float32 gradient does not overflow its own norm."""
+    return float(np.linalg.norm(a.ravel().astype(np.float64, copy=False)))
+
+
+class Doctor:
+    """Watches ``model`` (a :class:`~bareprop.nn.sequential.Sequential`) while ``fit`` trains it.
+
+    Args:
+        model: the model being trained.
+        x: the training features ``(N, in_features)``; the first :data:`PROBE_SIZE` rows
+            are the probe batch for the activation statistics.
+    """
+
+    def __init__(self, model: Layer, x: np.ndarray) -> None:
+        self.model = model
+        self.layers = _layers(model)
+        self.linears = [(i, m) for i, m in enumerate(self.layers) if isinstance(m, Linear)]
+        self.probe = x[:PROBE_SIZE]
+        self._epoch_start: list[np.ndarray] = []
+        self._before_step: list[np.ndarray] = []
+
+    # -- every step -------------------------------------------------------------------------
+    def check_loss(self, value: float, epoch: int, step: int, xb: np.ndarray) -> None:
+        """Raise :class:`TrainingDiverged` if the loss of this step (on batch ``xb``) is not finite.
+
+        The weights that gave this loss are not good ones: the model gets back those of the
+        start of the epoch, the last under which every loss was finite (and the last checkpoint).
+        """
+        if not np.isfinite(value):
+            where = self._first_bad_layer(xb)
+            self._restore_epoch_start()
+            raise TrainingDiverged(
+                f"the loss became {value} at epoch {epoch + 1}, step {step + 1}{where}; "
+                f"the weights are back to those of the start of epoch {epoch + 1}; {HINT}"
+            )
+
+    def check_gradients(self, epoch: int, step: int) -> None:
+        """Raise :class:`TrainingDiverged` if a gradient of this step is not finite.
+
+        Called before ``optimizer.step()``, so the weights have not seen the bad gradient.
+        """
+        for _, layer in self.linears:
+            if not _kernels.all_finite(layer.bias.grad):
+                break
+        else:
+            return
+        where = self._first_bad_gradient()
+        raise TrainingDiverged(
+            f"a gradient became non-finite at epoch {epoch + 1}, step {step + 1}, in {where}; "
+            f"the weights are those before this step; {HINT}"
+        )
+
+    # -- once per epoch ---------------------------------------------------------------------
+    def start_epoch(self) -> None:
+        """Keep a copy of the weights: the fallback if an update makes them non-finite."""
+        self._epoch_start = [p.data.copy() for p in self.model.parameters()]
+
+    def before_last_step(self) -> None:
+        """Copy the weights before the epoch's last update, for the update-to-weight ratio."""
+        self._before_step = [layer.weight.data.copy() for _, layer in self.linears]
+
+    def epoch_stats(self) -> dict[str, float]:
+        """Per-layer statistics of the epoch (see the module docstring for each key)."""
+        stats: dict[str, float] = {}
+        for k, (_, layer) in enumerate(self.linears, start=1):
+            g = np.sqrt(_norm(layer.weight.grad) ** 2 + _norm(layer.bias.grad) ** 2)
+            stats[f"layer{k}_grad_norm"] = float(g)
+            if self._before_step:
+                before = self._before_step[k - 1]
+                delta = _norm(layer.weight.data - before)
+                stats[f"layer{k}_update_ratio"] = delta / max(_norm(before), 1e-30)
+        stats.update(self._activation_stats())
+        return stats
+
+    def _activation_stats(self) -> dict[str, float]:
+        """Dead ReLUs and saturated sigmoid/tanh units on the probe batch, in eval mode."""
+        stats: dict[str, float] = {}
+        if not len(self.probe):
+            return stats
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            h = self.probe.astype(self.linears[0][1].weight.data.dtype, copy=False)
+            k = 0
+            for layer in self.layers:
+                h = layer.forward(h)
+                if isinstance(layer, Linear):
+                    k += 1
+                elif isinstance(layer, (ReLU, LeakyReLU)):
+                    stats[f"layer{k}_dead"] = float(np.mean(np.all(h <= 0, axis=0)))
+                elif isinstance(layer, Sigmoid):
+                    stats[f"layer{k}_saturated"] = float(np.mean((h < 0.01) | (h > 0.99)))
+                elif isinstance(layer, Tanh):
+                    stats[f"layer{k}_saturated"] = float(np.mean(np.abs(h) > 0.99))
+        finally:
+            if was_training:
+                self.model.train()
+        return stats
+
+    # -- the rare path: something is already wrong ------------------------------------------
+    def _first_bad_gradient(self) -> str:
+        """The layer (counted from the input) whose gradient is not finite, deepest first."""
+        for k, (i, layer) in reversed(list(enumerate(self.linears, start=1))):
+            for name in ("weight", "bias"):
+                grad = getattr(layer, name).grad
+                if not np.isfinite(grad).all():
+                    bad = int(grad.size - np.count_nonzero(np.isfinite(grad)))
+                    return (
+                        f"layer {k} (layers[{i}] Linear {layer.in_features}->"
+                        f"{layer.out_features}), {name} gradient: {bad} of {grad.size} values"
+                    )
+        return "a gradient"  # pragma: no cover - check_gradients found one
+
+    def _first_bad_layer(self, xb: np.ndarray) -> str:
+        """Which layer's output first stopped being finite on the batch (dropout off)."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            h = xb
+            with np.errstate(all="ignore"):
+                for i, layer in enumerate(self.layers):
+                    h = layer.forward(h)
+                    if not np.isfinite(h).all():
+                        return f" (the output of layers[{i}] {type(layer).__name__} is not finite)"
+                    biggest = float(np.abs(h).max()) if h.size else 0.0
+            return f" (every layer's output is finite; the largest final output is {biggest:.3g})"
+        finally:
+            if was_training:
+                self.model.train()
+
+    def _restore_epoch_start(self) -> None:
+        for p, saved in zip(self.model.parameters(), self._epoch_start, strict=True):
+            p.data[...] = saved
