@@ -15,7 +15,7 @@ import pytest
 
 import bareprop as bp
 from bareprop.fast import kernels as _kernels
-from bareprop.nn.sequential import fast_training
+from bareprop.fast.plan import fast_training
 
 OPTIMIZERS: dict[str, Callable[[list[bp.Parameter]], bp.Optimizer]] = {
     "sgd": lambda p: bp.SGD(p, lr=0.1),

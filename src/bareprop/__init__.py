@@ -6,9 +6,9 @@ The core imports NumPy only; the CLI, plots and the PyTorch comparison live at t
 from bareprop import datasets, gradcheck, initializers, schedules
 from bareprop.errors import BarepropError, DataError, ModelFileError
 from bareprop.files.model_file import load, save
+from bareprop.nn import Dropout, Layer, LeakyReLU, Linear, Parameter, ReLU, Sigmoid, Tanh
 from bareprop.nn.graph import Add, Mul
 from bareprop.nn.init import get_initializer
-from bareprop.nn.layers import Dropout, Layer, LeakyReLU, Linear, Parameter, ReLU, Sigmoid, Tanh
 from bareprop.nn.losses import Loss, MSELoss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential, build_mlp
 from bareprop.optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop

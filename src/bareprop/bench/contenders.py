@@ -87,8 +87,8 @@ def seconds_per_epoch(run_steps: Any, steps: int, batch_size: int) -> float:
 @contextlib.contextmanager
 def without_fusion() -> Iterator[None]:
     """Within the block ``fit`` runs each Linear and ReLU on its own, as it did before
-    :func:`bareprop.nn.layers.fused_relus`: the baseline for measuring what the fusion buys."""
-    from bareprop.nn import sequential as model
+    :func:`bareprop.fast.plan.fused_relus`: the baseline for measuring what the fusion buys."""
+    from bareprop.fast import plan as model
 
     fused = model.fused_relus
     model.fused_relus = _one_at_a_time

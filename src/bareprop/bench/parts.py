@@ -23,12 +23,12 @@ def step_parts(cfg: BenchConfig, x: np.ndarray, y: np.ndarray, steps: int) -> di
     Parts: ``batch`` (gather the shuffled rows), ``<Layer> forward`` / ``<Layer> backward``
     summed over the layers of that type (a Linear's include its GEMMs; ``Linear+ReLU`` is a
     Linear and the ReLU after it, which ``fit`` runs fused, see
-    :func:`bareprop.nn.layers.fused_relus`), ``loss``
+    :func:`bareprop.fast.plan.fused_relus`), ``loss``
     (forward and backward), ``optimizer``, ``bookkeeping`` (finite checks, running loss and
     accuracy).
     """
     import bareprop as bp
-    from bareprop.nn.sequential import fast_training
+    from bareprop.fast.plan import fast_training
     from bareprop.train.doctor import Doctor
 
     rng = np.random.default_rng(0)
@@ -85,7 +85,7 @@ def step_parts(cfg: BenchConfig, x: np.ndarray, y: np.ndarray, steps: int) -> di
 
 def _part_name(layer: Any) -> str:
     """The layer's type, or ``Linear+ReLU`` for a Linear and a ReLU that run fused."""
-    from bareprop.nn.layers import Linear, ReLU
+    from bareprop.nn import Linear, ReLU
 
     fused = (isinstance(layer, Linear) and layer._relu is not None) or (
         isinstance(layer, ReLU) and layer._fused

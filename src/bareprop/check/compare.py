@@ -22,7 +22,7 @@ import numpy as np
 
 from bareprop.check.gradcheck import named_parameters
 from bareprop.errors import BarepropError
-from bareprop.nn.layers import Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from bareprop.nn import Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from bareprop.nn.losses import Loss, MSELoss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
 from bareprop.optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop

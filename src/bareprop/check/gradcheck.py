@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.nn.layers import Layer, Parameter
+from bareprop.nn import Layer, Parameter
 from bareprop.nn.losses import Loss
 from bareprop.nn.sequential import Sequential
 

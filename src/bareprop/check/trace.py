@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bareprop.check.gradcheck import as_float64, central_difference, freeze_randomness
-from bareprop.nn.layers import Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from bareprop.nn import Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from bareprop.nn.losses import Loss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
 

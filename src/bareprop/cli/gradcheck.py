@@ -55,7 +55,7 @@ def add_parser(sub: Any) -> None:
 
 def inject_bug(model: Any, bug: str) -> str:
     """Swap the class of one layer of ``model`` for a subclass with a broken backward."""
-    from bareprop.nn.layers import ACTIVATIONS, Linear
+    from bareprop.nn import ACTIVATIONS, Linear
 
     if bug == "activation":
         kinds = tuple(ACTIVATIONS.values())

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bareprop.nn import ACTIVATIONS
 from bareprop.nn.init import INITIALIZERS
-from bareprop.nn.layers import ACTIVATIONS
 from bareprop.nn.losses import LOSSES, REDUCTIONS
 from bareprop.optim.optimizers import OPTIMIZERS
 from bareprop.optim.schedules import SCHEDULES

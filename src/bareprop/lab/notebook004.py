@@ -14,8 +14,8 @@ import math
 import numpy as np
 
 from bareprop.lab.trained import EpochHook, Images, Trained, _Recorder
+from bareprop.nn import ACTIVATIONS, Layer, Linear, Parameter
 from bareprop.nn.init import get_initializer
-from bareprop.nn.layers import ACTIVATIONS, Layer, Linear, Parameter
 from bareprop.nn.losses import SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
 from bareprop.optim.optimizers import SGD, Optimizer

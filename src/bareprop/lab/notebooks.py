@@ -22,8 +22,8 @@ import numpy as np
 
 from bareprop.lab.notebook004 import ScalarMomentAdam, train_nb004
 from bareprop.lab.trained import EpochHook, Images, Trained, _Recorder
+from bareprop.nn import Linear, ReLU, Sigmoid
 from bareprop.nn.init import get_initializer
-from bareprop.nn.layers import Linear, ReLU, Sigmoid
 from bareprop.nn.losses import MSELoss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
 from bareprop.optim.optimizers import SGD

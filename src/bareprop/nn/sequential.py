@@ -3,41 +3,47 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
+from bareprop.nn.activations import ACTIVATIONS
+from bareprop.nn.dropout import Dropout
 from bareprop.nn.init import Initializer
-from bareprop.nn.layers import (
-    ACTIVATIONS,
-    Dropout,
-    Layer,
-    Linear,
-    Parameter,
-    fused_relus,
-    layer_from_config,
-    reused_buffers,
-)
+from bareprop.nn.layer import Layer, config_shapes, layer_from_config, register_layer
+from bareprop.nn.linear import Linear
 from bareprop.validation import check_dtype, check_range, check_rng
 
 
+@register_layer
 class Sequential(Layer):
     """Layers applied in order; backward runs them in reverse.
 
     Args:
-        layers: the layers, first to last.
+        layers: the layers, first to last; a layer may itself be a Sequential.
 
     ``parameters()`` lists the parameters in layer order (for each Linear: weight, bias).
+    A layer object may appear only once: its ``forward`` keeps what its ``backward`` needs,
+    so a second use would overwrite the first's.
     """
 
     def __init__(self, layers: Iterable[Layer]) -> None:
+        if isinstance(layers, Layer) or not isinstance(layers, Iterable):
+            raise TypeError(f"layers must be a list of Layer objects, got {type(layers).__name__}")
         self.layers = list(layers)
         self.metadata: dict[str, Any] = {}  # what a model file carries beside the weights
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layers[{i}] must be a Layer, got {type(layer).__name__}")
+        seen: dict[int, str] = {}
+        for name, layer in _walk(self, "model"):
+            if id(layer) in seen:
+                raise ValueError(
+                    f"{name} is the same {type(layer).__name__} object as {seen[id(layer)]}: "
+                    "a layer keeps the state of its own forward pass, so it cannot be used twice"
+                )
+            seen[id(layer)] = name
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:
@@ -49,20 +55,8 @@ class Sequential(Layer):
             dy = layer.backward(dy)
         return dy
 
-    def parameters(self) -> list[Parameter]:
-        return [p for layer in self.layers for p in layer.parameters()]
-
-    def train(self) -> Sequential:
-        self.training = True
-        for layer in self.layers:
-            layer.train()
-        return self
-
-    def eval(self) -> Sequential:
-        self.training = False
-        for layer in self.layers:
-            layer.eval()
-        return self
+    def named_children(self) -> list[tuple[str, Layer]]:
+        return [(f"layers.{i}", layer) for i, layer in enumerate(self.layers)]
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -70,23 +64,58 @@ class Sequential(Layer):
     def __getitem__(self, i: int) -> Layer:
         return self.layers[i]
 
+    def flat(self) -> list[Layer]:
+        """The layers in the order they run, nested Sequentials opened up."""
+        return [
+            leaf
+            for layer in self.layers
+            for leaf in (layer.flat() if isinstance(layer, Sequential) else [layer])
+        ]
+
     @property
     def linears(self) -> list[Linear]:
-        return [layer for layer in self.layers if isinstance(layer, Linear)]
+        """The Linear layers, in the order they run."""
+        return [layer for layer in self.flat() if isinstance(layer, Linear)]
+
+    # -- shapes: inferred from the layers, not read off the first and last Linear ---------------
+    def input_shape(self) -> tuple[int, ...] | None:
+        """The per-sample input shape the first layer that fixes one requires, if the layers
+        before it keep shapes; None if the model takes many (e.g. a conv net's image size)."""
+        for layer in self.flat():
+            shape = layer.input_shape()
+            if shape is not None:
+                return shape
+            if type(layer).output_shape is not Layer.output_shape:
+                return None  # a shape-changing layer first: the input is not pinned down
+        return None
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return tuple(shape)
 
     @property
     def in_features(self) -> int:
-        return self.linears[0].in_features
+        """The number of input features of a model with a fixed 1-D input."""
+        shape = self.input_shape()
+        if shape is None or len(shape) != 1:
+            raise ValueError(f"this model takes inputs of shape {shape}, not a feature vector")
+        return shape[0]
 
     @property
     def out_features(self) -> int:
-        return self.linears[-1].out_features
+        """The number of outputs per sample (classes), for the model's fixed input shape."""
+        shape = self.input_shape()
+        if shape is None:
+            raise ValueError("this model's input shape is not fixed: use output_shape(shape)")
+        return self.output_shape(shape)[-1]
 
     @property
     def dtype(self) -> np.dtype:
         params = self.parameters()
         return params[0].data.dtype if params else np.dtype(np.float32)
 
+    # -- configuration -------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         layers = [{"type": type(layer).__name__, **layer.get_config()} for layer in self.layers]
         return {"layers": layers}
@@ -96,36 +125,33 @@ class Sequential(Layer):
         cls, config: dict[str, Any], *, rng: np.random.Generator | None = None
     ) -> Sequential:
         """Rebuild the architecture (with fresh weights) from :meth:`get_config`'s dict."""
-        layers = config.get("layers")
-        if not isinstance(layers, list) or not layers:
-            raise ValueError("config must have a non-empty list 'layers'")
-        return cls(layer_from_config(c, rng=rng) for c in layers)
+        return cls(layer_from_config(c, rng=rng) for c in _layer_configs(config))
+
+    @classmethod
+    def param_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
+        return [s for c in _layer_configs(config) for s in config_shapes(c)[0]]
+
+    @classmethod
+    def buffer_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
+        return [s for c in _layer_configs(config) for s in config_shapes(c)[1]]
 
     def __repr__(self) -> str:
-        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        inner = ",\n  ".join(repr(layer).replace("\n", "\n  ") for layer in self.layers)
         return f"Sequential([\n  {inner}\n])"
 
 
-@contextmanager
-def fast_training(model: Layer) -> Iterator[None]:
-    """What ``fit`` runs its steps in: nothing allocated per step, no unused gradient.
+def _walk(layer: Layer, name: str) -> list[tuple[str, Layer]]:
+    """``(name, layer)`` for ``layer`` and every layer inside it."""
+    return [(name, layer)] + [
+        pair for child_name, child in layer.named_children() for pair in _walk(child, child_name)
+    ]
 
-    The layers reuse their output buffers (see :func:`~bareprop.nn.layers.reused_buffers`),
-    each Linear computes the ReLU after it in the same pass (see
-    :func:`~bareprop.nn.layers.fused_relus`), and the first layer, if a Linear, skips the input
-    gradient that nothing reads. Everything is restored on exit.
-    """
-    layers = model.layers if isinstance(model, Sequential) else [model]
-    first = layers[0] if layers and isinstance(layers[0], Linear) else None
-    needed = first.input_grad if first is not None else True
-    with reused_buffers(layers), fused_relus(layers):
-        if first is not None:
-            first.input_grad = False
-        try:
-            yield
-        finally:
-            if first is not None:
-                first.input_grad = needed
+
+def _layer_configs(config: Any) -> list[dict[str, Any]]:
+    layers = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(layers, list) or not layers:
+        raise ValueError("config must have a non-empty list 'layers'")
+    return layers
 
 
 def build_mlp(
@@ -176,4 +202,4 @@ def build_mlp(
     return Sequential(layers)
 
 
-__all__ = ["Sequential", "build_mlp", "fast_training"]
+__all__ = ["Sequential", "build_mlp"]

@@ -1,6 +1,6 @@
 """Optimisers with the update rules and hyper-parameter meanings of ``torch.optim``.
 
-An optimiser holds :class:`~bareprop.nn.layers.Parameter` objects, never layers; ``step()``
+An optimiser holds :class:`~bareprop.nn.layer.Parameter` objects, never layers; ``step()``
 updates each ``.data`` in place from its ``.grad`` and keeps per-parameter state.
 ``lr`` is a plain attribute, so a schedule can change it between steps.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from bareprop.fast import kernels as _kernels
-from bareprop.nn.layers import Parameter
+from bareprop.nn.layer import Parameter
 from bareprop.validation import check_positive, check_range
 
 

@@ -110,8 +110,8 @@ def run_figures(result: Any, out_dir: Path) -> dict[str, Path]:
     plots.save_misclassified(
         x_test, y_test, predict_proba(result.model, x_test), files["misclassified"]
     )
-    first = result.model.linears[0].weight.data
-    if int(np.sqrt(first.shape[0])) ** 2 == first.shape[0]:
+    first = result.model.parameters()[0].data  # the first layer's weight
+    if first.ndim == 2 and int(np.sqrt(first.shape[0])) ** 2 == first.shape[0]:
         plots.save_first_layer(first, files["first_layer"])
     else:
         del files["first_layer"]

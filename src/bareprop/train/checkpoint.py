@@ -33,7 +33,7 @@ import numpy as np
 
 from bareprop.errors import BarepropError, ModelFileError
 from bareprop.files.model_file import MALFORMED, _inspect_archive, atomic_write
-from bareprop.nn.layers import Layer
+from bareprop.nn import Layer
 from bareprop.optim.optimizers import Optimizer
 
 FORMAT = "bareprop-checkpoint"

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bareprop.nn import ACTIVATIONS
 from bareprop.nn.init import INITIALIZERS
-from bareprop.nn.layers import ACTIVATIONS
 from bareprop.nn.losses import LOSSES, REDUCTIONS
 from bareprop.optim.optimizers import OPTIMIZERS
 from bareprop.optim.schedules import SCHEDULES

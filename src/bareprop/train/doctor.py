@@ -23,7 +23,7 @@ import numpy as np
 
 from bareprop.errors import BarepropError
 from bareprop.fast import kernels as _kernels
-from bareprop.nn.layers import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from bareprop.nn import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 
 PROBE_SIZE = 256  # samples used for the activation statistics, always the first ones of x
 

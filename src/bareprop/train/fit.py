@@ -13,9 +13,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bareprop.nn.layers import Layer, Sigmoid, fused_relus, reused_buffers
+from bareprop.fast.plan import fast_training, fused_relus, reused_buffers
+from bareprop.nn import Layer, Sigmoid
 from bareprop.nn.losses import Loss, softmax
-from bareprop.nn.sequential import Sequential, fast_training
+from bareprop.nn.sequential import Sequential
 from bareprop.optim.optimizers import Optimizer
 from bareprop.optim.schedules import Schedule, get_schedule
 from bareprop.train.checkpoint import FitState, TrainingInterrupted, deferred_sigint

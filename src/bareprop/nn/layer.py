@@ -1,0 +1,231 @@
+"""The layer contract: :class:`Parameter`, the :class:`Layer` base class, and the registry.
+
+Every layer keeps this contract:
+
+* ``forward(x) -> y`` keeps what ``backward`` needs;
+* ``backward(dy) -> dx`` returns the gradient with respect to the input of the last
+  ``forward`` and **sets** (overwrites, never accumulates) the ``.grad`` of the layer's own
+  parameters, so no ``zero_grad`` is needed;
+* ``parameters() -> list[Parameter]``; ``train()`` / ``eval()`` switch mode;
+* ``get_config() -> dict`` round-trips through :func:`layer_from_config`.
+
+Each derivative sits next to the function it differentiates, so a reader checks one against
+the other.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Self, TypeVar
+
+import numpy as np
+
+
+class Parameter:
+    """A trainable array and its gradient.
+
+    Attributes:
+        data: the values, an ndarray.
+        grad: the gradient of the loss with respect to ``data``; same shape and dtype.
+    """
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = np.ascontiguousarray(data)
+        self.grad = np.zeros_like(self.data)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Layer:
+    """Base class: the identity, with no parameters. Subclasses override what they need.
+
+    A layer that holds other layers (as :class:`~bareprop.nn.sequential.Sequential` does)
+    lists them in :meth:`named_children`; ``parameters()``, ``buffers()``, ``train()`` and
+    ``eval()`` then reach them recursively. A leaf layer overrides ``parameters()`` (and
+    ``buffers()`` if it keeps non-trainable state) with its own.
+    """
+
+    training: bool = True
+    # Set by :func:`reused_buffers` (``fit`` does): outputs then go into arrays kept across
+    # calls instead of new ones, so a returned array is only valid until the next call.
+    _reuse: bool = False
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    # -- what a layer holds ------------------------------------------------------------------
+    def named_children(self) -> list[tuple[str, Layer]]:
+        """The layers inside this one, with the name that prefixes their parameters."""
+        return []
+
+    def children(self) -> list[Layer]:
+        return [layer for _, layer in self.named_children()]
+
+    def parameters(self) -> list[Parameter]:
+        """The trainable parameters, in a fixed order (a container: its children's, in order)."""
+        return [p for child in self.children() for p in child.parameters()]
+
+    def buffers(self) -> list[np.ndarray]:
+        """Non-trainable state that model files and checkpoints carry (as torch's
+        ``register_buffer``), such as batch norm's running statistics. A layer updates its
+        buffers in place, never rebinds them: loading writes into them."""
+        return [b for child in self.children() for b in child.buffers()]
+
+    def named_parameters(self, prefix: str = "") -> list[tuple[str, Parameter]]:
+        """``(name, parameter)`` in ``parameters()`` order: ``weight``, ``layers.0.weight``, ..."""
+        return self._named(prefix, self.parameters(), "named_parameters")
+
+    def named_buffers(self, prefix: str = "") -> list[tuple[str, np.ndarray]]:
+        """``(name, array)`` in ``buffers()`` order: ``layers.1.running_mean``, ..."""
+        return self._named(prefix, self.buffers(), "named_buffers")
+
+    def _named(self, prefix: str, values: list[Any], method: str) -> list[tuple[str, Any]]:
+        children = self.named_children()
+        if children:
+            return [
+                pair
+                for name, child in children
+                for pair in getattr(child, method)(f"{prefix}{name}.")
+            ]
+        names = {id(v): k for k, v in vars(self).items()}
+        return [(prefix + names.get(id(v), f"{i}"), v) for i, v in enumerate(values)]
+
+    def to(self, dtype: Any) -> Self:
+        """Cast every parameter and buffer (and ``self.dtype``, if any) to ``dtype``, in place.
+
+        Gradients are reset to zeros. Returns the layer.
+        """
+        dtype = np.dtype(dtype)
+        buffer_ids = {id(b) for b in self.buffers()} if not self.named_children() else set()
+        for name, value in list(vars(self).items()):
+            if isinstance(value, Parameter):
+                value.data = np.ascontiguousarray(value.data, dtype=dtype)
+                value.grad = np.zeros_like(value.data)
+            elif isinstance(value, np.ndarray) and id(value) in buffer_ids:
+                setattr(self, name, np.ascontiguousarray(value, dtype=dtype))
+        if "dtype" in vars(self):  # a layer's own dtype attribute (not Sequential's property)
+            self.dtype = dtype
+        for child in self.children():
+            child.to(dtype)
+        return self
+
+    # -- mode ------------------------------------------------------------------------------
+    def train(self) -> Self:
+        """Training mode (dropout active, batch statistics), here and in every child."""
+        self.training = True
+        for child in self.children():
+            child.train()
+        return self
+
+    def eval(self) -> Self:
+        """Evaluation mode (dropout off, running statistics), here and in every child."""
+        self.training = False
+        for child in self.children():
+            child.eval()
+        return self
+
+    # -- shapes ----------------------------------------------------------------------------
+    def input_shape(self) -> tuple[int, ...] | None:
+        """The per-sample input shape this layer requires, or None if it takes many
+        (an activation takes any shape; ``Linear(784, 10)`` requires ``(784,)``)."""
+        return None
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The per-sample output shape for a per-sample input ``shape`` (no batch axis).
+
+        Raises ``ValueError`` naming the layer if the input cannot fit it. The default, for
+        elementwise layers, is the input shape itself.
+        """
+        return tuple(shape)
+
+    # -- configuration ---------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, JSON-friendly: ``type(self)(**get_config())`` rebuilds it."""
+        return {}
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, Any], *, rng: np.random.Generator | None = None
+    ) -> Layer:
+        """A new layer from :meth:`get_config`'s dict; ``rng`` goes to a layer that takes one."""
+        kwargs = dict(config)
+        if "rng" in inspect.signature(cls).parameters:
+            kwargs["rng"] = rng
+        return cls(**kwargs)
+
+    @classmethod
+    def param_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
+        """The shapes of ``parameters()`` of the layer ``config`` describes, worked out without
+        building it: model files are checked with this before anything is allocated."""
+        return []
+
+    @classmethod
+    def buffer_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
+        """The shapes of ``buffers()`` of the layer ``config`` describes, likewise."""
+        return []
+
+    def _out(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray | None:
+        """Where to write a result: ``None`` (a new array) unless buffers are reused.
+
+        A reused buffer keeps the largest batch seen, and a smaller batch gets a view of its
+        first rows, so the short last batch of an epoch allocates nothing.
+        """
+        if not self._reuse:
+            return None
+        buffers: dict[str, np.ndarray] = self.__dict__.setdefault("_buffers", {})
+        buf = buffers.get(key)
+        if buf is not None and buf.shape == shape and buf.dtype == dtype:
+            return buf  # the usual case, checked first: called a dozen times per step
+        if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] or len(buf) < shape[0]:
+            buf = buffers[key] = np.empty(shape, dtype)
+        return buf[: shape[0]]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+LAYERS: dict[str, type[Layer]] = {}
+"""Every layer type a model file or a config can name, by class name."""
+
+L = TypeVar("L", bound=type[Layer])
+
+
+def register_layer(cls: L) -> L:
+    """Class decorator: make ``cls`` loadable by name (:func:`layer_from_config`)."""
+    LAYERS[cls.__name__] = cls
+    return cls
+
+
+def layer_from_config(config: dict[str, Any], *, rng: np.random.Generator | None = None) -> Layer:
+    """Build a layer from ``{"type": name, **get_config()}``.
+
+    A layer built this way has freshly initialised weights; load the saved ones into it (see
+    :func:`bareprop.load`).
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"a layer config must be a dict, got {type(config).__name__}")
+    kind = config.get("type")
+    if kind not in LAYERS:
+        raise ValueError(f"unknown layer type {kind!r}; known: {', '.join(LAYERS)}")
+    return LAYERS[kind].from_config({k: v for k, v in config.items() if k != "type"}, rng=rng)
+
+
+def config_shapes(config: Any) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """The parameter shapes and the buffer shapes of the layer ``{"type": name, ...}``."""
+    kind = config.get("type") if isinstance(config, dict) else None
+    if kind not in LAYERS:
+        raise ValueError(f"unknown layer type {kind!r}; known: {', '.join(LAYERS)}")
+    args = {k: v for k, v in config.items() if k != "type"}
+    return LAYERS[kind].param_shapes(args), LAYERS[kind].buffer_shapes(args)
