@@ -10,7 +10,7 @@ import pytest
 
 import bareprop as bp
 from bareprop.cli import main
-from bareprop.train.checkpoint import FitState
+from bareprop.train.state import FitState
 
 
 class Poison(bp.Layer):

@@ -24,9 +24,10 @@ import pytest
 
 import bareprop as bp
 from bareprop.cli import main
-from bareprop.train.checkpoint import FILENAME, FitState, load_checkpoint, restore, save_checkpoint
+from bareprop.train.checkpoint import FILENAME, load_checkpoint, restore, save_checkpoint
 from bareprop.train.config import TrainConfig
 from bareprop.train.run import train_run
+from bareprop.train.state import FitState
 from tests.conftest import make_idx_dataset
 
 EPOCHS = 4

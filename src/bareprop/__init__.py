@@ -12,8 +12,8 @@ from bareprop.nn.init import get_initializer
 from bareprop.nn.losses import Loss, MSELoss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential, build_mlp
 from bareprop.optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
-from bareprop.train.checkpoint import FitState, TrainingInterrupted
 from bareprop.train.fit import TrainingDiverged, evaluate, fit, predict, predict_proba
+from bareprop.train.state import FitState, TrainingInterrupted
 
 __version__ = "0.1.0"
 

@@ -19,9 +19,9 @@ from bareprop.nn.losses import Loss, softmax
 from bareprop.nn.sequential import Sequential
 from bareprop.optim.optimizers import Optimizer
 from bareprop.optim.schedules import Schedule, get_schedule
-from bareprop.train.checkpoint import FitState, TrainingInterrupted, deferred_sigint
 from bareprop.train.doctor import Doctor
 from bareprop.train.doctor import TrainingDiverged as TrainingDiverged  # re-exported
+from bareprop.train.state import FitState, TrainingInterrupted, deferred_sigint
 from bareprop.validation import check_features, check_labels, check_positive, check_rng
 
 

@@ -23,17 +23,12 @@ from bareprop.nn.losses import LOSSES, Loss
 from bareprop.nn.sequential import Sequential, build_mlp
 from bareprop.optim.optimizers import OPTIMIZERS, Optimizer
 from bareprop.train.checkpoint import FILENAME as CHECKPOINT
-from bareprop.train.checkpoint import (
-    Checkpoint,
-    FitState,
-    TrainingInterrupted,
-    restore,
-    save_checkpoint,
-)
+from bareprop.train.checkpoint import Checkpoint, restore, save_checkpoint
 from bareprop.train.config import TrainConfig
 from bareprop.train.fit import TrainingDiverged, evaluate, fit, predict
 from bareprop.train.manifest import FILENAME as MANIFEST
 from bareprop.train.manifest import build_manifest, data_sha256
+from bareprop.train.state import FitState, TrainingInterrupted
 
 
 @dataclass
