@@ -252,8 +252,8 @@ def _command(args: argparse.Namespace, n_seeds: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from bareprop.cli.train import check_out_dir
+    from bareprop.files.atomic import write_text
     from bareprop.lab import experiment
-    from bareprop.train.run import write_text
 
     _check(args)
     jobs, n_seeds, target, title = _jobs(args)
@@ -300,9 +300,9 @@ def _finish(
     out: Path, records: list[Any], title: str, command: str, target: float, plots: bool
 ) -> None:
     """results.md, report.html and the table on the terminal."""
+    from bareprop.files.atomic import write_text
     from bareprop.lab import experiment, results
     from bareprop.show import report
-    from bareprop.train.run import write_text
 
     summaries = experiment.summarize(records)
     markdown = results.render_markdown(summaries, title=title, command=command)

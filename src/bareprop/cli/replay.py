@@ -23,9 +23,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bareprop.show.run_folder import run_manifest
     from bareprop.train.config import TrainConfig
     from bareprop.train.manifest import check_data, compare, read_manifest
-    from bareprop.train.run import run_manifest, train_run
+    from bareprop.train.run import train_run
 
     recorded = read_manifest(args.run_dir)
     config = TrainConfig.from_dict(recorded["config"])

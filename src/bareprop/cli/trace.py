@@ -43,7 +43,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from bareprop.check.trace import to_markdown, trace_batch
     from bareprop.data.mnist import load_mnist, preprocess
-    from bareprop.train.run import build, seeded_rngs, write_text
+    from bareprop.files.atomic import write_text
+    from bareprop.train.run import build, seeded_rngs
 
     config = config_from_args(args)
     if args.probes < 1:

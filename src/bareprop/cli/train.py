@@ -205,8 +205,9 @@ def resume_config(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from bareprop.show.run_folder import default_out_dir, write_run
     from bareprop.train.checkpoint import FILENAME
-    from bareprop.train.run import default_out_dir, train_run, write_run
+    from bareprop.train.run import train_run
     from bareprop.train.state import TrainingInterrupted
 
     if args.resume is not None:

@@ -6,6 +6,11 @@ Layout of the archive::
                 {"format": "bareprop-model", "version": 1, "architecture": {...},
                  "weights_sha256": "...", "metadata": {...}}
     param_0 ... the parameters, in ``model.parameters()`` order, with their dtype
+    buffer_0 .. the buffers (non-trainable state, such as batch norm's running statistics),
+                in ``model.buffers()`` order; a model without buffers has none
+
+``weights_sha256`` covers the parameters then the buffers (for a model without buffers, as
+files written before buffers existed: they load as they did).
 
 ``load`` reads it with ``allow_pickle=False``, checks the format, version, shapes and the
 SHA-256 of the weights, and rebuilds the model, which then predicts exactly as the saved one.
@@ -17,15 +22,17 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bareprop.errors import ModelFileError
+from bareprop.files.atomic import atomic_write
+from bareprop.nn.layer import LAYERS, Layer
 from bareprop.nn.sequential import Sequential
 
 FORMAT = "bareprop-model"
@@ -41,24 +48,9 @@ def weights_sha256(arrays: list[np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it.
-
-    A reader never sees a half-written ``path``: either the old file or the complete new one.
-    """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{path}: the folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def model_arrays(model: Layer) -> list[np.ndarray]:
+    """What a model file stores: every parameter's values, then every buffer."""
+    return [p.data for p in model.parameters()] + model.buffers()
 
 
 def save(
@@ -71,20 +63,43 @@ def save(
         path: where to write; its folder must exist.
         metadata: JSON-serialisable extras kept beside the architecture (preprocessing
             constants, class names, the training config).
+
+    Raises:
+        TypeError / ValueError: the model is not a Sequential, or holds a layer that
+            :func:`load` could not rebuild (a layer class not registered with
+            :func:`~bareprop.nn.register_layer`).
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
-    arrays = [p.data for p in model.parameters()]
+    for name, layer in model.named_children():  # the model itself is stored as a Sequential
+        _check_loadable(layer, name)
+    params, buffers = [p.data for p in model.parameters()], model.buffers()
     header = {
         "format": FORMAT,
         "version": VERSION,
         "architecture": model.get_config(),
-        "weights_sha256": weights_sha256(arrays),
+        "weights_sha256": weights_sha256(params + buffers),
         "metadata": metadata or {},
     }
     blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    payload = {"config": blob, **{f"param_{i}": a for i, a in enumerate(arrays)}}
+    payload = {
+        "config": blob,
+        **{f"param_{i}": a for i, a in enumerate(params)},
+        **{f"buffer_{i}": a for i, a in enumerate(buffers)},
+    }
     atomic_write(path, lambda f: np.savez(f, **payload))  # type: ignore[arg-type]  # stub quirk
+
+
+def _check_loadable(layer: Layer, name: str) -> None:
+    """Every layer inside ``layer`` is one that :func:`load` can rebuild from its config."""
+    kind = type(layer).__name__
+    if LAYERS.get(kind) is not type(layer):
+        raise ValueError(
+            f"{name} is a {kind}, which a model file cannot name: register the class with "
+            "@bareprop.nn.register_layer so that load() can rebuild it"
+        )
+    for child_name, child in layer.named_children():
+        _check_loadable(child, f"{name}.{child_name}")
 
 
 def _array(archive: Any, name: str, path: Path) -> np.ndarray:
@@ -104,7 +119,7 @@ MALFORMED = (OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError
              NotImplementedError, RuntimeError, SyntaxError, TypeError, OverflowError)  # fmt: skip
 
 
-def _inspect_archive(f: Any, path: Path, size: int) -> None:
+def inspect_archive(f: Any, path: Path, size: int) -> None:
     """Check every member's ``.npy`` header before ``np.load`` reads any of it.
 
     Each member must be a ``.npy`` of a plain dtype (an object dtype means a pickle: refused
@@ -142,15 +157,18 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.n
             if f.read(4) != b"PK\x03\x04":
                 raise ModelFileError(f"{path}: not a model file (not an .npz archive)")
             f.seek(0)
-            _inspect_archive(f, path, path.stat().st_size)
+            inspect_archive(f, path, path.stat().st_size)
             f.seek(0)
             with np.load(f, allow_pickle=False) as archive:
                 names = set(archive.files)
                 if "config" not in names:
                     raise ModelFileError(f"{path}: not a bareprop model (no 'config' entry)")
                 header = json.loads(_array(archive, "config", path).tobytes().decode("utf-8"))
-                n = sum(1 for name in names if name.startswith("param_"))
-                arrays = [_array(archive, f"param_{i}", path) for i in range(n)]
+                arrays = [
+                    _array(archive, f"{kind}_{i}", path)
+                    for kind in ("param", "buffer")
+                    for i in range(sum(1 for name in names if name.startswith(f"{kind}_")))
+                ]
     except ModelFileError:
         raise
     except ValueError as e:
@@ -174,23 +192,26 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.n
     return header, arrays
 
 
-def _check_shapes(architecture: Any, arrays: list[np.ndarray], path: Any) -> None:
-    """The Linear sizes the architecture names must be the shapes of the stored weights.
+def _check_shapes(architecture: Any, arrays: list[np.ndarray], path: Any) -> int:
+    """The shapes the architecture's layers need must be those of the stored arrays.
 
-    Checked before the model is built, so a forged ``in_features`` of 10**12 is an error
-    rather than a huge allocation.
+    Worked out from the configs alone (each layer's ``param_shapes`` / ``buffer_shapes``),
+    before the model is built, so a forged ``in_features`` of 10**12 is an error rather than
+    a huge allocation. Returns the number of parameters (the arrays after them are buffers).
     """
-    layers = architecture.get("layers") if isinstance(architecture, dict) else None
-    if not isinstance(layers, list) or not all(isinstance(c, dict) for c in layers):
-        raise ModelFileError(f"{path}: the architecture is not a list of layers")
-    shapes = []
-    for c in layers:
-        if c.get("type") == "Linear":
-            n_in, n_out = c.get("in_features"), c.get("out_features")
-            shapes += [(n_in, n_out), (n_out,)]
+    try:
+        params = Sequential.param_shapes(architecture)
+        buffers = Sequential.buffer_shapes(architecture)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ModelFileError(
+            f"{path}: the architecture is not a list of known layers ({e})"
+        ) from None
     found = [a.shape for a in arrays]
-    if shapes != found:
-        raise ModelFileError(f"{path}: the architecture needs weights {shapes}, the file {found}")
+    if params + buffers != found:
+        raise ModelFileError(
+            f"{path}: the architecture needs weights {params + buffers}, the file {found}"
+        )
+    return len(params)
 
 
 def load(path: str | os.PathLike[str]) -> Sequential:
@@ -201,23 +222,24 @@ def load(path: str | os.PathLike[str]) -> Sequential:
             pickle, or does not describe a model whose shapes match its weights.
     """
     header, arrays = read_header(path)
-    _check_shapes(header.get("architecture"), arrays, path)  # before building allocates
+    n_params = _check_shapes(header.get("architecture"), arrays, path)  # before allocating
     try:
         model = Sequential.from_config(header["architecture"], rng=np.random.default_rng(0))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ModelFileError(f"{path}: the architecture cannot be built ({e})") from None
-    params = model.parameters()
-    if len(params) != len(arrays):
+    targets = [p.data for p in model.parameters()] + model.buffers()
+    if len(targets) != len(arrays) or len(model.parameters()) != n_params:
         raise ModelFileError(
-            f"{path}: the architecture has {len(params)} parameters, the file {len(arrays)}"
+            f"{path}: the architecture has {len(targets)} arrays, the file {len(arrays)}"
         )
-    for i, (p, a) in enumerate(zip(params, arrays, strict=True)):
-        if p.data.shape != a.shape or p.data.dtype != a.dtype:
+    for i, (target, a) in enumerate(zip(targets, arrays, strict=True)):
+        if target.shape != a.shape or target.dtype != a.dtype:
+            kind = f"parameter {i}" if i < n_params else f"buffer {i - n_params}"
             raise ModelFileError(
-                f"{path}: parameter {i} is {a.dtype}{a.shape}, "
-                f"the architecture needs {p.data.dtype}{p.data.shape}"
+                f"{path}: {kind} is {a.dtype}{a.shape}, "
+                f"the architecture needs {target.dtype}{target.shape}"
             )
-        p.data[...] = a
+        target[...] = a  # in place: a layer's buffers are never rebound
     model.metadata = _checked_metadata(header.get("metadata", {}), model, path)
     return model.eval()
 
@@ -226,25 +248,44 @@ def _checked_metadata(meta: Any, model: Sequential, path: Any) -> dict[str, Any]
     """Class names and preprocessing constants, if present, must fit the model."""
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path}: metadata must be a JSON object, got {type(meta).__name__}")
+    pre = meta.get("preprocessing")
+    n_outputs = None
+    if pre is not None:
+        pre = pre if isinstance(pre, dict) else {}
+        scale: Any = pre.get("pixel_scale")
+        shape: Any = pre.get("image_shape")
+        ok_scale = type(scale) in (int, float) and 0 < scale < math.inf
+        ok_shape = isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)
+        try:
+            n_outputs = model.output_shape(input_shape(model, shape))[-1] if ok_shape else None
+        except ValueError:
+            n_outputs = None
+        if not (ok_scale and n_outputs is not None):
+            raise ModelFileError(f"{path}: preprocessing {pre!r} does not fit the model's input")
+    elif model.input_shape() is not None:
+        n_outputs = model.output_shape(model.input_shape())[-1]  # type: ignore[arg-type]
     classes = meta.get("classes")
     if classes is not None and (
         not isinstance(classes, list)
-        or len(classes) != model.out_features
+        or (n_outputs is not None and len(classes) != n_outputs)
         or not all(isinstance(c, str) for c in classes)
     ):
         raise ModelFileError(
-            f"{path}: class names {classes!r} do not name the model's {model.out_features} outputs"
-        )
-    pre = meta.get("preprocessing")
-    if pre is None:
-        return meta
-    pre = pre if isinstance(pre, dict) else {}
-    scale: Any = pre.get("pixel_scale")
-    shape: Any = pre.get("image_shape")
-    ok_scale = type(scale) in (int, float) and 0 < scale < math.inf
-    ok_shape = isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)
-    if not (ok_scale and ok_shape and math.prod(shape) == model.in_features):
-        raise ModelFileError(
-            f"{path}: preprocessing {pre!r} does not fit a model of {model.in_features} inputs"
+            f"{path}: class names {classes!r} do not name the model's {n_outputs} outputs"
         )
     return meta
+
+
+def input_shape(model: Layer, image_shape: Sequence[int]) -> tuple[int, ...]:
+    """The per-sample shape ``model`` takes for images of ``image_shape`` (rows, cols):
+    the flat pixels for a model with a fixed feature count (an MLP), else one channel of
+    ``(1, rows, cols)`` images (a conv net)."""
+    fixed = model.input_shape()
+    if fixed is not None and len(fixed) == 1:
+        if fixed[0] != math.prod(image_shape):
+            raise ValueError(
+                f"the model takes {fixed[0]} features, images of {tuple(image_shape)} have "
+                f"{math.prod(image_shape)} pixels"
+            )
+        return fixed
+    return (1, *image_shape)

@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.files.model_file import atomic_write
+from bareprop.files.atomic import atomic_write, write_text
 from bareprop.lab.presets import Job
 from bareprop.lab.trained import EpochHook, Trained
-from bareprop.train.run import write_text
 
 HISTORIES = "histories.json"
 METRICS = [

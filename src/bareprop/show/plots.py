@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import PercentFormatter
 
-from bareprop.files.model_file import atomic_write
+from bareprop.files.atomic import atomic_write
 
 _ACCURACY_KEYS = (
     ("accuracy", "train", "o-"),

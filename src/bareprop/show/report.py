@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.files.model_file import atomic_write
+from bareprop.files.atomic import atomic_write
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }

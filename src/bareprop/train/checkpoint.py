@@ -9,6 +9,8 @@ previous checkpoint intact. It never holds a pickle; it is read with ``allow_pic
                  is (:class:`FitState`: epoch, batch, step, history, ...), the optimiser's
                  scalar state and the SHA-256 of all the arrays below
     param_<i>    the model's parameters, in ``model.parameters()`` order
+    buffer_<i>   the model's buffers (e.g. batch norm's running statistics), in ``buffers()``
+                 order; none for a model without buffers
     opt_<k>      the optimiser's arrays: ``opt_<name>_<i>`` for a list per parameter
 
 Resuming is bit-identical because the shuffling order of the epoch in progress is drawn again
@@ -28,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from bareprop.errors import BarepropError, ModelFileError
-from bareprop.files.model_file import MALFORMED, _inspect_archive, atomic_write
+from bareprop.files.atomic import atomic_write
+from bareprop.files.model_file import MALFORMED, inspect_archive
 from bareprop.nn import Layer
 from bareprop.optim.optimizers import Optimizer
 from bareprop.train.state import FitState
@@ -108,6 +111,7 @@ def save_checkpoint(
         extra: anything else JSON-friendly to keep (``bareprop train`` keeps the data's SHA-256).
     """
     arrays = {f"param_{i}": p.data for i, p in enumerate(model.parameters())}
+    arrays.update({f"buffer_{i}": b for i, b in enumerate(model.buffers())})
     opt_plain, opt_arrays = _split_optimizer(optimizer.state_dict())
     arrays.update(opt_arrays)
     meta = {
@@ -119,6 +123,7 @@ def save_checkpoint(
         "fit": asdict(state),
         "optimizer": opt_plain,
         "n_params": len(model.parameters()),
+        "n_buffers": len(model.buffers()),
         "sha256": _sha256(arrays),
     }
     blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
@@ -136,6 +141,7 @@ class Checkpoint:
     rngs: dict[str, dict[str, Any]]
     fit: FitState
     extra: dict[str, Any] = field(default_factory=dict)
+    buffers: list[np.ndarray] = field(default_factory=list)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
@@ -149,7 +155,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{path}: no checkpoint there")
     try:
         with path.open("rb") as f:  # our own handle: np.load leaks its own on a corrupt zip
-            _inspect_archive(f, path, path.stat().st_size)  # sizes and dtypes, before loading
+            inspect_archive(f, path, path.stat().st_size)  # sizes and dtypes, before loading
             f.seek(0)
             with np.load(f, allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files}
@@ -170,10 +176,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{path}: the arrays do not match their SHA-256: it was altered")
     try:
         params = [arrays[f"param_{i}"] for i in range(int(meta["n_params"]))]
+        buffers = [arrays[f"buffer_{i}"] for i in range(int(meta.get("n_buffers", 0)))]
         optimizer = _join_optimizer(meta["optimizer"], arrays)
         fit = FitState(**meta["fit"])
         return Checkpoint(
-            meta["config"], params, optimizer, meta["rngs"], fit, meta.get("extra", {})
+            meta["config"], params, optimizer, meta["rngs"], fit, meta.get("extra", {}), buffers
         )
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint ({e})") from None
@@ -191,17 +198,8 @@ def restore(
     Returns:
         The :class:`FitState` to pass to ``fit(..., state=...)``.
     """
-    params = model.parameters()
-    if len(params) != len(checkpoint.params):
-        raise CheckpointError(
-            f"the checkpoint has {len(checkpoint.params)} parameters, the model {len(params)}"
-        )
-    for i, (p, a) in enumerate(zip(params, checkpoint.params, strict=True)):
-        if p.data.shape != a.shape or p.data.dtype != a.dtype:
-            raise CheckpointError(
-                f"parameter {i} is {a.dtype}{a.shape}, the model needs {p.data.dtype}{p.data.shape}"
-            )
-        p.data[...] = a  # in place: optimisers and buffers keep their views of the weights
+    _put_back("parameter", [p.data for p in model.parameters()], checkpoint.params)
+    _put_back("buffer", model.buffers(), checkpoint.buffers)
     optimizer.load_state_dict(checkpoint.optimizer)
     missing = sorted(set(rngs) - set(checkpoint.rngs))
     if missing:
@@ -209,3 +207,15 @@ def restore(
     for name, rng in rngs.items():
         rng.bit_generator.state = checkpoint.rngs[name]
     return checkpoint.fit
+
+
+def _put_back(kind: str, targets: list[np.ndarray], saved: list[np.ndarray]) -> None:
+    """Copy ``saved`` into ``targets`` in place (optimisers and layers keep their arrays)."""
+    if len(targets) != len(saved):
+        raise CheckpointError(f"the checkpoint has {len(saved)} {kind}s, the model {len(targets)}")
+    for i, (target, a) in enumerate(zip(targets, saved, strict=True)):
+        if target.shape != a.shape or target.dtype != a.dtype:
+            raise CheckpointError(
+                f"{kind} {i} is {a.dtype}{a.shape}, the model needs {target.dtype}{target.shape}"
+            )
+        target[...] = a

@@ -6,9 +6,6 @@ comparisons, replays). The pieces are separate functions so each can be reused a
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from bareprop.data.mnist import PIXEL_SCALE, load_mnist, preprocess
-from bareprop.files.model_file import atomic_write, save
+from bareprop.files.model_file import save
 from bareprop.nn.losses import LOSSES, Loss
 from bareprop.nn.sequential import Sequential, build_mlp
 from bareprop.optim.optimizers import OPTIMIZERS, Optimizer
@@ -26,8 +23,7 @@ from bareprop.train.checkpoint import FILENAME as CHECKPOINT
 from bareprop.train.checkpoint import Checkpoint, restore, save_checkpoint
 from bareprop.train.config import TrainConfig
 from bareprop.train.fit import TrainingDiverged, evaluate, fit, predict
-from bareprop.train.manifest import FILENAME as MANIFEST
-from bareprop.train.manifest import build_manifest, data_sha256
+from bareprop.train.manifest import data_sha256
 from bareprop.train.state import FitState, TrainingInterrupted
 
 
@@ -210,79 +206,3 @@ def train_run(
         config, model, history, test["accuracy"], test["loss"], confusion,
         seconds=time.perf_counter() - started, diagnostics=state.diagnostics,
     )  # fmt: skip
-
-
-def metrics_csv(
-    history: dict[str, list[float]], diagnostics: dict[str, list[float]] | None = None
-) -> str:
-    """The per-epoch history (then the per-layer diagnostics) as CSV text, one row per epoch."""
-    history = {**history, **(diagnostics or {})}
-    base = ["loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
-    keys = [k for k in [*base, *sorted(set(history) - set(base))] if history.get(k)]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["epoch", *keys])
-    for i in range(len(history["loss"])):
-        writer.writerow([i + 1, *(f"{history[k][i]:.6g}" for k in keys)])
-    return out.getvalue()
-
-
-def write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
-
-
-def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> dict[str, Path]:
-    """Write the model, config, metrics and (if ``plots``) PNG figures into ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {
-        "model": out_dir / "model.npz",
-        "config": out_dir / "config.json",
-        "metrics": out_dir / "metrics.csv",
-    }
-    save(result.model, files["model"], metadata=result.model.metadata)
-    summary = {
-        "config": result.config.to_dict(),
-        "test_accuracy": result.test_accuracy,
-        "test_loss": result.test_loss,
-        "seconds": result.seconds,
-    }
-    write_text(files["config"], json.dumps(summary, indent=2) + "\n")
-    write_text(files["metrics"], metrics_csv(result.history, result.diagnostics))
-    files["manifest"] = out_dir / MANIFEST
-    write_text(files["manifest"], json.dumps(run_manifest(result), indent=2) + "\n")
-    from bareprop.show import report  # self-contained report.html; no matplotlib unless plots
-
-    if plots:
-        from bareprop.show import plots as plotting  # matplotlib only when pictures are wanted
-
-        files["curves"] = out_dir / "curves.png"
-        files["confusion"] = out_dir / "confusion_matrix.png"
-        plotting.save_curves(result.history, files["curves"])
-        plotting.save_confusion(result.confusion, files["confusion"])
-        files.update(report.run_figures(result, out_dir))  # digits, errors, weights, per class
-    files["report"] = report.write_run_report(result, out_dir, files)
-    result.files = files
-    return files
-
-
-def run_manifest(result: RunResult) -> dict[str, Any]:
-    """The manifest of a finished run (see :mod:`bareprop.train.manifest`)."""
-    from bareprop.files.model_file import weights_sha256
-
-    return build_manifest(
-        result.config.to_dict(),
-        weights_sha256=weights_sha256([p.data for p in result.model.parameters()]),
-        history=result.history,
-        test={"accuracy": result.test_accuracy, "loss": result.test_loss},
-    )
-
-
-def default_out_dir(root: Path = Path("runs")) -> Path:
-    """A new folder ``runs/YYYYmmdd-HHMMSS`` (with a suffix if taken)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    candidate = root / stamp
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = root / f"{stamp}-{n}"
-    return candidate
