@@ -10,20 +10,25 @@
   caught before the update, so the weights stay those that gave the last finite loss; a bad
   loss means the current weights are bad, so the copy taken at the start of the epoch (the
   last under which every loss was finite) is put back;
-* once per epoch, per Linear layer ``k``: ``layer{k}_grad_norm`` (L2 norm of the weight and
-  bias gradients of the epoch's last step), ``layer{k}_update_ratio`` (``||ΔW|| / ||W||`` of
-  that step) and, for the activation after it, ``layer{k}_dead`` (fraction of ReLU units that
-  output 0 for every sample of a fixed probe batch) or ``layer{k}_saturated`` (fraction of
-  sigmoid/tanh outputs within 1% of their bounds, where the gradient vanishes).
+* once per epoch, per layer ``k`` with parameters (counted from the input: a Linear, a
+  convolution, a batch norm): ``layer{k}_grad_norm`` (L2 norm of all its gradients at the
+  epoch's last step), ``layer{k}_update_ratio`` (``||ΔW|| / ||W||`` of that step, for its first
+  parameter, the weight) and, for an activation after it, what :data:`UNIT_STATS` measures on
+  a fixed probe batch: ``layer{k}_dead`` (fraction of ReLU units that output 0 for every
+  sample) or ``layer{k}_saturated`` (fraction of sigmoid/tanh outputs within 1% of their
+  bounds), the places where that activation's derivative is zero or nearly so. A LeakyReLU's
+  derivative is never zero, so it has no such statistic.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from bareprop.errors import BarepropError
 from bareprop.fast import kernels as _kernels
-from bareprop.nn import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from bareprop.nn import Layer, Linear, ReLU, Sequential, Sigmoid, Tanh
 
 PROBE_SIZE = 256  # samples used for the activation statistics, always the first ones of x
 
@@ -36,7 +41,22 @@ HINT = "try a lower learning rate (a tenth of it, say) or --dtype float64"
 
 
 def _layers(model: Layer) -> list[Layer]:
-    return list(getattr(model, "layers", [model]))
+    """The layers in the order they run (nested Sequentials opened up)."""
+    return model.flat() if isinstance(model, Sequential) else [model]
+
+
+def _dead(y: np.ndarray) -> dict[str, float]:
+    """ReLU: a unit whose output is 0 for every probe sample passes no gradient at all."""
+    return {"dead": float(np.mean(np.all(y.reshape(len(y), -1) <= 0, axis=0)))}
+
+
+UNIT_STATS: dict[type[Layer], Callable[[np.ndarray], dict[str, float]]] = {
+    ReLU: _dead,
+    Sigmoid: lambda y: {"saturated": float(np.mean((y < 0.01) | (y > 0.99)))},
+    Tanh: lambda y: {"saturated": float(np.mean(np.abs(y) > 0.99))},
+}
+"""Per activation type: statistics of its output on the probe batch that say where its
+derivative vanishes. A new activation adds its own entry."""
 
 
 def _norm(a: np.ndarray) -> float:
@@ -56,7 +76,7 @@ class Doctor:
     def __init__(self, model: Layer, x: np.ndarray) -> None:
         self.model = model
         self.layers = _layers(model)
-        self.linears = [(i, m) for i, m in enumerate(self.layers) if isinstance(m, Linear)]
+        self.weighted = [(i, m) for i, m in enumerate(self.layers) if m.parameters()]
         self.probe = x[:PROBE_SIZE]
         self._epoch_start: list[np.ndarray] = []
         self._before_step: list[np.ndarray] = []
@@ -81,8 +101,8 @@ class Doctor:
 
         Called before ``optimizer.step()``, so the weights have not seen the bad gradient.
         """
-        for _, layer in self.linears:
-            if not _kernels.all_finite(layer.bias.grad):
+        for _, layer in self.weighted:  # the last parameter: a bias, small and downstream
+            if not _kernels.all_finite(layer.parameters()[-1].grad):
                 break
         else:
             return
@@ -99,17 +119,18 @@ class Doctor:
 
     def before_last_step(self) -> None:
         """Copy the weights before the epoch's last update, for the update-to-weight ratio."""
-        self._before_step = [layer.weight.data.copy() for _, layer in self.linears]
+        self._before_step = [layer.parameters()[0].data.copy() for _, layer in self.weighted]
 
     def epoch_stats(self) -> dict[str, float]:
         """Per-layer statistics of the epoch (see the module docstring for each key)."""
         stats: dict[str, float] = {}
-        for k, (_, layer) in enumerate(self.linears, start=1):
-            g = np.sqrt(_norm(layer.weight.grad) ** 2 + _norm(layer.bias.grad) ** 2)
+        for k, (_, layer) in enumerate(self.weighted, start=1):
+            params = layer.parameters()
+            g = np.sqrt(sum(_norm(p.grad) ** 2 for p in params))
             stats[f"layer{k}_grad_norm"] = float(g)
             if self._before_step:
                 before = self._before_step[k - 1]
-                delta = _norm(layer.weight.data - before)
+                delta = _norm(params[0].data - before)
                 stats[f"layer{k}_update_ratio"] = delta / max(_norm(before), 1e-30)
         stats.update(self._activation_stats())
         return stats
@@ -122,18 +143,15 @@ class Doctor:
         was_training = self.model.training
         self.model.eval()
         try:
-            h = self.probe.astype(self.linears[0][1].weight.data.dtype, copy=False)
+            h = self.probe.astype(self.weighted[0][1].parameters()[0].data.dtype, copy=False)
             k = 0
             for layer in self.layers:
                 h = layer.forward(h)
-                if isinstance(layer, Linear):
+                if layer.parameters():
                     k += 1
-                elif isinstance(layer, (ReLU, LeakyReLU)):
-                    stats[f"layer{k}_dead"] = float(np.mean(np.all(h <= 0, axis=0)))
-                elif isinstance(layer, Sigmoid):
-                    stats[f"layer{k}_saturated"] = float(np.mean((h < 0.01) | (h > 0.99)))
-                elif isinstance(layer, Tanh):
-                    stats[f"layer{k}_saturated"] = float(np.mean(np.abs(h) > 0.99))
+                measure = UNIT_STATS.get(type(layer))
+                if measure is not None:
+                    stats.update({f"layer{k}_{name}": v for name, v in measure(h).items()})
         finally:
             if was_training:
                 self.model.train()
@@ -142,14 +160,13 @@ class Doctor:
     # -- the rare path: something is already wrong ------------------------------------------
     def _first_bad_gradient(self) -> str:
         """The layer (counted from the input) whose gradient is not finite, deepest first."""
-        for k, (i, layer) in reversed(list(enumerate(self.linears, start=1))):
-            for name in ("weight", "bias"):
-                grad = getattr(layer, name).grad
-                if not np.isfinite(grad).all():
-                    bad = int(grad.size - np.count_nonzero(np.isfinite(grad)))
+        for k, (i, layer) in reversed(list(enumerate(self.weighted, start=1))):
+            for name, p in layer.named_parameters():
+                if not np.isfinite(p.grad).all():
+                    bad = int(p.grad.size - np.count_nonzero(np.isfinite(p.grad)))
                     return (
-                        f"layer {k} (layers[{i}] Linear {layer.in_features}->"
-                        f"{layer.out_features}), {name} gradient: {bad} of {grad.size} values"
+                        f"layer {k} (layers[{i}] {_describe(layer)}), {name} gradient: "
+                        f"{bad} of {p.grad.size} values"
                     )
         return "a gradient"  # pragma: no cover - check_gradients found one
 
@@ -173,3 +190,10 @@ class Doctor:
     def _restore_epoch_start(self) -> None:
         for p, saved in zip(self.model.parameters(), self._epoch_start, strict=True):
             p.data[...] = saved
+
+
+def _describe(layer: Layer) -> str:
+    """``Linear 784->512``; other layers by their type and config."""
+    if isinstance(layer, Linear):
+        return f"Linear {layer.in_features}->{layer.out_features}"
+    return repr(layer)
