@@ -36,7 +36,6 @@ import numpy as np
 
 from bareprop.nn import Layer, Parameter
 from bareprop.nn.losses import Loss
-from bareprop.nn.sequential import Sequential
 
 EPS = 1e-6
 ATOL = 1e-5
@@ -240,34 +239,26 @@ def check_function(
 
 def named_parameters(layer: Layer, prefix: str = "") -> list[tuple[str, Parameter]]:
     """``(name, parameter)`` in ``parameters()`` order: ``weight``, ``layers.0.weight``, ..."""
-    if isinstance(layer, Sequential):
-        return [
-            pair
-            for i, sub in enumerate(layer.layers)
-            for pair in named_parameters(sub, f"{prefix}layers.{i}.")
-        ]
-    attrs = {id(v): k for k, v in vars(layer).items() if isinstance(v, Parameter)}
-    return [(prefix + attrs.get(id(p), f"param{i}"), p) for i, p in enumerate(layer.parameters())]
+    return layer.named_parameters(prefix)
 
 
 def as_float64(layer: Layer) -> Layer:
-    """A deep copy of ``layer`` whose parameters are float64 (the original is untouched)."""
-    copied = copy.deepcopy(layer)
-    for _, p in named_parameters(copied):
-        p.data = np.ascontiguousarray(p.data, dtype=np.float64)
-        p.grad = np.zeros_like(p.data)
-    for sub in copied.layers if isinstance(copied, Sequential) else [copied]:
-        if hasattr(sub, "dtype"):
-            sub.dtype = np.dtype(np.float64)
+    """A deep copy of ``layer`` whose parameters and buffers are float64 (the original is
+    untouched)."""
+    copied = copy.deepcopy(layer).to(np.float64)
+    for sub in _all_layers(copied):
         if hasattr(sub, "input_grad"):  # a Linear may skip dx inside fit; the check needs it
             sub.input_grad = True
     return copied
 
 
+def _all_layers(layer: Layer) -> list[Layer]:
+    return [layer] + [sub for child in layer.children() for sub in _all_layers(child)]
+
+
 def freeze_randomness(layer: Layer) -> Callable[[], None]:
     """A function that restores every random layer's generator, so masks repeat."""
-    subs = layer.layers if isinstance(layer, Sequential) else [layer]
-    found = (getattr(s, "rng", None) for s in subs)
+    found = (getattr(sub, "rng", None) for sub in _all_layers(layer))
     gens = [g for g in found if isinstance(g, np.random.Generator)]
     states = [g.bit_generator.state for g in gens]
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bareprop.check.gradcheck import as_float64, central_difference, freeze_randomness
-from bareprop.nn import Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from bareprop.nn import Dropout, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from bareprop.nn.losses import Loss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
 
@@ -63,12 +63,42 @@ def _values(a: np.ndarray, n: int = 4) -> str:
     return label + "[" + ", ".join(f"{v + 0.0:.4g}" for v in row[:n]) + more + "]"  # no -0
 
 
-_ACTIVATION = {
-    ReLU: ("relu({z})", "{d} * ({z} > 0)"),
-    LeakyReLU: ("leaky_relu({z})", "{d} * where({z} > 0, 1, {slope:g})"),
-    Sigmoid: ("sigmoid({z})", "{d} * {a} * (1 - {a})"),
-    Tanh: ("tanh({z})", "{d} * (1 - {a}^2)"),
-}
+@dataclass(frozen=True)
+class Formula:
+    """How the trace writes one layer type. Templates are ``str.format``-ed with ``var`` (the
+    input's name), ``out`` (the output's), ``d`` and ``g`` (their gradients' names), ``k``
+    (the number of the last layer with weights) and ``layer`` (the layer itself)."""
+
+    out: str
+    forward: str
+    backward: str
+    param_grads: tuple[tuple[str, str], ...] = ()  # (parameter attribute, formula)
+
+
+FORMULAS: dict[type[Layer], Formula] = {
+    Linear: Formula(
+        "z{k}", "{out} = {var} @ W{k} + b{k}", "{g} = {d} @ W{k}.T",
+        (("weight", "dW{k} = {var}.T @ {d}"), ("bias", "db{k} = sum({d}, axis=0)")),
+    ),
+    ReLU: Formula("a{k}", "{out} = relu({var})", "{g} = {d} * ({var} > 0)"),
+    LeakyReLU: Formula(
+        "a{k}", "{out} = leaky_relu({var})",
+        "{g} = {d} * where({var} > 0, 1, {layer.negative_slope:g})",
+    ),
+    Sigmoid: Formula("a{k}", "{out} = sigmoid({var})", "{g} = {d} * {out} * (1 - {out})"),
+    Tanh: Formula("a{k}", "{out} = tanh({var})", "{g} = {d} * (1 - {out}^2)"),
+    Dropout: Formula(
+        "h{k}", "{out} = {var} * m{k} / (1 - {layer.p:g})   (m{k}: the kept units)",
+        "{g} = {d} * m{k} / (1 - {layer.p:g})",
+    ),
+}  # fmt: skip
+"""The formulas the trace prints, per layer type; a layer type without one is shown by name."""
+
+
+def _formula(layer: Layer, i: int) -> Formula:
+    name = type(layer).__name__
+    default = Formula(f"y{i}", f"{{out}} = {name}({{var}})", f"{{g}} = backward of {name}")
+    return FORMULAS.get(type(layer), default)
 
 
 def _grad_name(var: str) -> str:
@@ -77,29 +107,32 @@ def _grad_name(var: str) -> str:
     return "delta" + var[1:] if var.startswith("z") else "d_" + var
 
 
-def _forward(
-    model: Sequential, x: np.ndarray, trace: Trace
-) -> tuple[list[tuple[Any, str, str, str]], np.ndarray]:
-    """Run the layers one by one; return ``(layer, input, output, k)`` names and the output."""
-    names: list[tuple[Any, str, str, str]] = []
+@dataclass
+class _Named:
+    """A layer of the trace, with the names of its input and output and its number ``k``."""
+
+    layer: Layer
+    var: str
+    out: str
+    k: int
+
+    def fill(self, template: str) -> str:
+        d, g = _grad_name(self.out), _grad_name(self.var)
+        return template.format(var=self.var, out=self.out, d=d, g=g, k=self.k, layer=self.layer)
+
+
+def _forward(model: Sequential, x: np.ndarray, trace: Trace) -> tuple[list[_Named], np.ndarray]:
+    """Run the layers one by one, naming each input and output; returns them and the output."""
+    names: list[_Named] = []
     var, k = "x", 0
-    for layer in model.layers:
-        if isinstance(layer, Linear):
-            k += 1
-            out, formula = f"z{k}", f"z{k} = {var} @ W{k} + b{k}"
-        elif type(layer) in _ACTIVATION:
-            out = f"a{k}"
-            fwd = _ACTIVATION[type(layer)][0].format(z=var)
-            formula = f"{out} = {fwd}"
-        elif isinstance(layer, Dropout):
-            out = f"h{k}"
-            formula = f"{out} = {var} * m{k} / (1 - {layer.p:g})   (m{k}: the kept units)"
-        else:
-            out, formula = f"y{len(names)}", f"y{len(names)} = {type(layer).__name__}({var})"
+    for layer in model.flat():
+        k += bool(layer.parameters())
+        formula = _formula(layer, len(names))
+        named = _Named(layer, var, formula.out.format(k=k), k)
         x = layer.forward(x)
-        trace.forward.append(Step(formula, x.shape, _values(x)))
-        names.append((layer, var, out, str(k)))
-        var = out
+        trace.forward.append(Step(named.fill(formula.forward), x.shape, _values(x)))
+        names.append(named)
+        var = named.out
     return names, x
 
 
@@ -114,40 +147,36 @@ def _loss_formulas(loss: Loss, var: str, n: int, c: int) -> tuple[str, str]:
     return fwd, f"{_grad_name(var)} = 2 * ({var} - onehot(y)){div}"
 
 
-def _backward(names: list[tuple[Any, str, str, str]], d: np.ndarray, trace: Trace) -> None:
-    for layer, var_in, var_out, k in reversed(names):
-        g_out, g_in = _grad_name(var_out), _grad_name(var_in)
-        d = layer.backward(d)
-        if isinstance(layer, Linear):
-            trace.backward.append(Step(f"dW{k} = {var_in}.T @ {g_out}", layer.weight.grad.shape,
-                                       _values(layer.weight.grad)))  # fmt: skip
-            trace.backward.append(Step(f"db{k} = sum({g_out}, axis=0)", layer.bias.grad.shape,
-                                       _values(layer.bias.grad)))  # fmt: skip
-            formula = f"{g_in} = {g_out} @ W{k}.T"
-        elif type(layer) in _ACTIVATION:
-            rule = _ACTIVATION[type(layer)][1]
-            slope = getattr(layer, "negative_slope", 0.0)
-            formula = f"{g_in} = " + rule.format(d=g_out, z=var_in, a=var_out, slope=slope)
-        elif isinstance(layer, Dropout):
-            formula = f"{g_in} = {g_out} * m{k} / (1 - {layer.p:g})"
-        else:
-            formula = f"{g_in} = backward of {type(layer).__name__}"
-        trace.backward.append(Step(formula, d.shape, _values(d)))
+def _backward(names: list[_Named], d: np.ndarray, trace: Trace) -> None:
+    for i, named in reversed(list(enumerate(names))):
+        formula = _formula(named.layer, i)
+        d = named.layer.backward(d)
+        for attr, template in formula.param_grads:
+            grad = getattr(named.layer, attr).grad
+            trace.backward.append(Step(named.fill(template), grad.shape, _values(grad)))
+        trace.backward.append(Step(named.fill(formula.backward), d.shape, _values(d)))
+
+
+def _probe_name(param: str, k: int) -> str:
+    return {"weight": "W", "bias": "b"}.get(param, param) + str(k)
 
 
 def _probes(model: Sequential, f: Any, n: int, eps: float) -> list[GradProbe]:
-    """For each Linear's W and b: the ``n`` entries of largest analytic gradient, both ways."""
+    """For each parameter of each layer with weights: the ``n`` entries of largest analytic
+    gradient, analytic and numerical."""
     probes = []
-    linears = [layer for layer in model.layers if isinstance(layer, Linear)]
-    for k, layer in enumerate(linears, start=1):
-        for name, p in ((f"W{k}", layer.weight), (f"b{k}", layer.bias)):
+    weighted = [layer for layer in model.flat() if layer.parameters()]
+    for k, layer in enumerate(weighted, start=1):
+        for param, p in layer.named_parameters():
             grad = p.grad.copy()
             flat = p.data.reshape(-1)
             for i in np.argsort(-np.abs(grad).reshape(-1), kind="stable")[:n]:
                 plus, minus = central_difference(f, flat, i, eps)
                 index = tuple(int(j) for j in np.unravel_index(i, p.shape))
                 numerical = (plus - minus) / (2 * eps)
-                probes.append(GradProbe(name, index, float(grad.reshape(-1)[i]), numerical))
+                probes.append(
+                    GradProbe(_probe_name(param, k), index, float(grad.reshape(-1)[i]), numerical)
+                )
     return probes
 
 
@@ -176,7 +205,7 @@ def trace_batch(
     restore()
     trace = Trace(eps=eps)
     names, out = _forward(net, x, trace)
-    fwd, bwd = _loss_formulas(loss, names[-1][2], len(x), out.shape[1])
+    fwd, bwd = _loss_formulas(loss, names[-1].out, len(x), out.shape[1])
     trace.loss = loss.forward(out, y)
     trace.forward.append(Step(fwd, (), f"{trace.loss:.6g}"))
     d = loss.backward()
