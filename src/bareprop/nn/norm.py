@@ -131,7 +131,8 @@ class _BatchNorm(Layer):
     """Batch norm over every axis but the channel axis 1; per-channel ``gamma`` and ``beta``."""
 
     _ndims: tuple[int, ...] = ()  # the input ranks accepted
-    _layout = ""  # for messages
+    _layout = ""  # for messages: the input's layout, then the per-sample one
+    _sample = ""
 
     def __init__(
         self,
@@ -212,7 +213,7 @@ class _BatchNorm(Layer):
         shape = check_shape(shape, "shape")
         if len(shape) + 1 not in self._ndims or shape[0] != self.num_features:
             raise ValueError(
-                f"{type(self).__name__} expects a per-sample shape {self._layout[3:]} with "
+                f"{type(self).__name__} expects a per-sample shape {self._sample} with "
                 f"C={self.num_features}, got {shape}"
             )
         return shape
@@ -242,6 +243,7 @@ class BatchNorm1d(_BatchNorm):
 
     _ndims = (2, 3)
     _layout = "(N, C) or (N, C, L)"
+    _sample = "(C,) or (C, L)"
 
 
 class BatchNorm2d(_BatchNorm):
@@ -253,6 +255,7 @@ class BatchNorm2d(_BatchNorm):
 
     _ndims = (4,)
     _layout = "(N, C, H, W)"
+    _sample = "(C, H, W)"
 
 
 class LayerNorm(Layer):
