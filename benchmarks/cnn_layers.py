@@ -119,8 +119,9 @@ def step_runners(x: np.ndarray, y: np.ndarray) -> dict[str, Callable[[], float]]
         for layer, ws in zip(fast, spaces, strict=True):
             out = fast_forward(layer, out, ws)
         loss.forward(out, y)
-        dy = loss.backward()
+        dy: np.ndarray | None = loss.backward()
         for i in reversed(range(len(fast))):
+            assert dy is not None  # only the first layer's dx is skipped
             dy = fast_backward(fast[i], dy, spaces[i], need_dx=i > 0)
         opt_f.step()
 
