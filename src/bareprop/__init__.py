@@ -6,7 +6,23 @@ The core imports NumPy only; the CLI, plots and the PyTorch comparison live at t
 from bareprop import datasets, gradcheck, initializers, schedules
 from bareprop.errors import BarepropError, DataError, ModelFileError
 from bareprop.files.model_file import load, save
-from bareprop.nn import Dropout, Layer, LeakyReLU, Linear, Parameter, ReLU, Sigmoid, Tanh
+from bareprop.nn import (
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Layer,
+    LayerNorm,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    Parameter,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from bareprop.nn.graph import Add, Mul
 from bareprop.nn.init import get_initializer
 from bareprop.nn.losses import Loss, MSELoss, SoftmaxCrossEntropy
@@ -22,15 +38,22 @@ __all__ = [
     "Adam",
     "AdamW",
     "Add",
+    "AvgPool2d",
     "BarepropError",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv2d",
     "DataError",
     "Dropout",
     "FitState",
+    "Flatten",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "Loss",
     "MSELoss",
+    "MaxPool2d",
     "ModelFileError",
     "Mul",
     "Optimizer",

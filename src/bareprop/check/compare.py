@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from bareprop.check.gradcheck import named_parameters
+from bareprop.check.twins import torch_twin
 from bareprop.errors import BarepropError
-from bareprop.nn import Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from bareprop.nn.losses import Loss, MSELoss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
 from bareprop.optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
@@ -43,46 +43,21 @@ def require_torch() -> Any:
     return torch
 
 
-def _mask_dropout(torch: Any, p: float, rng: np.random.Generator) -> Any:
-    """A torch module that draws its masks exactly as :class:`bareprop.Dropout` does."""
-
-    class MaskDropout(torch.nn.Module):
-        def forward(self, x: Any) -> Any:
-            if not self.training or p == 0.0:
-                return x
-            dtype = np.dtype(str(x.dtype).removeprefix("torch."))
-            keep = rng.random(tuple(x.shape), dtype=dtype) >= p
-            return x * torch.from_numpy(keep * dtype.type(1.0 / (1.0 - p)))
-
-    return MaskDropout()
-
-
 def to_torch(model: Sequential, *, dropout_rng: np.random.Generator | None = None) -> Any:
     """A ``torch.nn.Sequential`` with the same layers and a copy of the same weights.
 
-    torch's ``Linear.weight`` is ``(out, in)``, the transpose of ours. Dropout becomes a module
-    drawing its masks from ``dropout_rng`` (default: a fresh generator) the way ours does.
+    Each layer becomes its twin from :data:`bareprop.check.twins.TWINS` (torch's
+    ``Linear.weight`` is ``(out, in)``, the transpose of ours). A Dropout becomes a module
+    drawing its masks the way ours does: from ``dropout_rng`` if given, else from a copy of
+    the layer's own generator.
     """
     torch = require_torch()
-    nn = torch.nn
-    modules = []
-    for layer in model.layers:
-        if isinstance(layer, Linear):
-            lin = nn.Linear(layer.in_features, layer.out_features, dtype=_torch_dtype(layer.dtype))
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(layer.weight.data.T.copy()))
-                lin.bias.copy_(torch.from_numpy(layer.bias.data.copy()))
-            modules.append(lin)
-        elif isinstance(layer, LeakyReLU):
-            modules.append(nn.LeakyReLU(layer.negative_slope))
-        elif isinstance(layer, (ReLU, Sigmoid, Tanh)):
-            modules.append({ReLU: nn.ReLU, Sigmoid: nn.Sigmoid, Tanh: nn.Tanh}[type(layer)]())
-        elif isinstance(layer, Dropout):
-            rng = dropout_rng if dropout_rng is not None else np.random.default_rng()
-            modules.append(_mask_dropout(torch, layer.p, rng))
-        else:
-            raise BarepropError(f"no torch equivalent for layer {type(layer).__name__}")
-    return nn.Sequential(*modules)
+    tmodel = torch_twin(model, torch)
+    if dropout_rng is not None:
+        for module in tmodel.modules():
+            if hasattr(module, "rng"):
+                module.rng = dropout_rng
+    return tmodel
 
 
 def _torch_dtype(dtype: Any) -> Any:
