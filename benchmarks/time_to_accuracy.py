@@ -38,7 +38,7 @@ def run_bareprop() -> list[dict[str, float]]:
     config = TrainConfig()
     rngs = seeded_rngs(config.seed)
     data = load_data(config, rngs["split"])
-    model, loss, optimizer = build(config, data.x_train.shape[1], data.n_classes, rngs)
+    model, loss, optimizer = build(config, data.x_train.shape[1:], data.n_classes, rngs)
     return _epochs_with_test(
         lambda cb: fit_config(config, data, model, loss, optimizer, rngs, callbacks=[cb]),
         lambda: bp.evaluate(model, data.x_test, data.y_test)["accuracy"],
@@ -55,7 +55,7 @@ def run_torch() -> list[dict[str, float]]:
     config = TrainConfig()
     rngs = seeded_rngs(config.seed)
     data = load_data(config, rngs["split"])
-    bp_model, _, _ = build(config, data.x_train.shape[1], data.n_classes, rngs)
+    bp_model, _, _ = build(config, data.x_train.shape[1:], data.n_classes, rngs)
     layers: list[Any] = []
     for lin in bp_model.linears:  # the same initial weights (torch keeps the transpose)
         t = torch.nn.Linear(lin.in_features, lin.out_features)

@@ -26,7 +26,8 @@ from bareprop.nn import (
 from bareprop.nn.graph import Add, Mul
 from bareprop.nn.init import get_initializer
 from bareprop.nn.losses import Loss, MSELoss, SoftmaxCrossEntropy
-from bareprop.nn.sequential import Sequential, build_mlp
+from bareprop.nn.models import build_cnn, build_mlp
+from bareprop.nn.sequential import Sequential
 from bareprop.optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
 from bareprop.train.fit import TrainingDiverged, evaluate, fit, predict, predict_proba
 from bareprop.train.state import FitState, TrainingInterrupted
@@ -67,6 +68,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingInterrupted",
     "__version__",
+    "build_cnn",
     "build_mlp",
     "datasets",
     "evaluate",

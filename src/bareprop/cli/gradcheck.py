@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     config = dataclasses.replace(config_from_args(args), dtype="float64")
     rngs = seeded_rngs(config.seed)
     x, y, n_classes, what = _batch(config, args, rngs["split"])
-    model, loss, _ = build(config, x.shape[1], n_classes, rngs)
+    model, loss, _ = build(config, x.shape[1:], n_classes, rngs)
     print(f"gradcheck: {config.hidden} {config.activation}, {config.loss} ({config.reduction}), "
           f"dropout {config.dropout}, float64, {what}")  # fmt: skip
     if args.inject_bug:

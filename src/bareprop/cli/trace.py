@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     (images, labels), _ = load_mnist(config.data_dir)
     x = preprocess(images[: config.batch_size], np.float64)
     y = labels[: config.batch_size].astype(np.int64)
-    model, loss, _ = build(config, x.shape[1], int(labels.max()) + 1, seeded_rngs(config.seed))
+    model, loss, _ = build(config, x.shape[1:], int(labels.max()) + 1, seeded_rngs(config.seed))
     trace = trace_batch(model, loss, x, y, probes=args.probes)
     trace.title = (
         f"Network {' -> '.join(map(str, [x.shape[1], *config.hidden, model.out_features]))}, "

@@ -5,115 +5,47 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from bareprop.nn import ACTIVATIONS
-from bareprop.nn.init import INITIALIZERS
-from bareprop.nn.losses import LOSSES, REDUCTIONS
-from bareprop.optim.optimizers import OPTIMIZERS
-from bareprop.optim.schedules import SCHEDULES
 from bareprop.train.config import TrainConfig
 
 DEFAULTS = TrainConfig()
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
-    """The options that describe a network, its loss and how it is trained.
+def add_model_options(
+    parser: argparse.ArgumentParser, fields: Collection[str] | None = None
+) -> None:
+    """One option per :class:`TrainConfig` field (or per field in ``fields``), derived from the
+    field: ``--weight-decay`` for ``weight_decay``, its type, choices, default and help.
 
     Shared by every command that trains or checks a network (``train``, ``gradcheck``,
-    ``compare``); each maps to a :class:`TrainConfig` field of the same name.
+    ``compare``, ``trace``).
     """
-    d = DEFAULTS
-    g = parser.add_argument_group("network and training")
-    g.add_argument(
-        "--hidden",
-        type=int,
-        nargs="+",
-        metavar="N",
-        default=d.hidden,
-        help=f"hidden layer sizes (default: {' '.join(map(str, d.hidden))})",
-    )
-    g.add_argument(
-        "--activation",
-        choices=list(ACTIVATIONS),
-        default=d.activation,
-        help=f"(default: {d.activation})",
-    )
-    g.add_argument(
-        "--loss",
-        choices=list(LOSSES),
-        default=d.loss,
-        help="cross-entropy: softmax on logits; mse: sigmoid outputs vs one-hot "
-        "(default: %(default)s)",
-    )
-    g.add_argument(
-        "--reduction",
-        choices=list(REDUCTIONS),
-        default=d.reduction,
-        help="average or sum the loss over the batch (default: %(default)s)",
-    )
-    g.add_argument(
-        "--init",
-        choices=list(INITIALIZERS),
-        default=d.init,
-        help="weight initialiser (default: %(default)s)",
-    )
-    g.add_argument(
-        "--init-std",
-        type=float,
-        default=d.init_std,
-        help="std of --init normal (default: %(default)s)",
-    )
-    g.add_argument(
-        "--optimizer", choices=list(OPTIMIZERS), default=d.optimizer, help="(default: %(default)s)"
-    )
-    g.add_argument("--lr", type=float, default=d.lr, help="learning rate (default: %(default)s)")
-    g.add_argument(
-        "--momentum",
-        type=float,
-        default=d.momentum,
-        help="sgd / rmsprop momentum (default: %(default)s)",
-    )
-    g.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
-    g.add_argument(
-        "--weight-decay", type=float, default=d.weight_decay, help="(default: %(default)s)"
-    )
-    g.add_argument(
-        "--dropout",
-        type=float,
-        default=d.dropout,
-        help="dropout after each hidden layer (default: %(default)s)",
-    )
-    g.add_argument(
-        "--lr-schedule",
-        choices=list(SCHEDULES),
-        default=d.lr_schedule,
-        help="learning-rate decay over the run, per step (default: %(default)s)",
-    )
-    g.add_argument("--batch-size", type=int, default=d.batch_size, help="(default: %(default)s)")
-    g.add_argument("--epochs", type=int, default=d.epochs, help="(default: %(default)s)")
-    g.add_argument(
-        "--val-fraction",
-        type=float,
-        default=d.val_fraction,
-        help="share of the training set held out for validation (default: %(default)s)",
-    )
-    g.add_argument(
-        "--seed",
-        type=int,
-        default=d.seed,
-        help="drives init, shuffling, dropout, split (default: %(default)s)",
-    )
-    g.add_argument(
-        "--dtype", choices=["float32", "float64"], default=d.dtype, help="(default: %(default)s)"
-    )
-    g.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        default=None,
-        help="folder with the four IDX files (default: $BAREPROP_DATA, else the bundled MNIST)",
-    )
+    group = parser.add_argument_group("network and training")
+    for f in dataclasses.fields(TrainConfig):
+        if fields is None or f.name in fields:
+            group.add_argument("--" + f.name.replace("_", "-"), **_argument(f))
+
+
+def _argument(f: dataclasses.Field[Any]) -> dict[str, Any]:
+    """``add_argument``'s keywords for one config field."""
+    default = getattr(DEFAULTS, f.name)
+    help_text: str = f.metadata["help"]
+    if isinstance(default, bool):
+        return {"action": "store_true", "help": help_text}
+    shown = " ".join(map(str, default)) if isinstance(default, list) else default
+    kwargs: dict[str, Any] = {"default": default, "help": f"{help_text} (default: {shown})"}
+    if f.metadata["choices"] is not None:
+        kwargs["choices"] = f.metadata["choices"]
+    elif isinstance(default, list):
+        kwargs.update(type=int, nargs="+", metavar="N")
+    elif default is None:
+        kwargs.update(metavar="PATH", help=help_text)
+    else:
+        kwargs["type"] = type(default)
+    return kwargs
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

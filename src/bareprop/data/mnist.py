@@ -8,7 +8,9 @@ files from any folder, such as Fashion-MNIST's. :func:`preprocess` turns images 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -120,3 +122,18 @@ def preprocess(images: np.ndarray, dtype: Any) -> np.ndarray:
     if flat.dtype == np.uint8:  # a 256-entry table: same values, without a float64 copy
         return (np.arange(256) * PIXEL_SCALE).astype(dtype)[flat]
     return (flat * PIXEL_SCALE).astype(dtype)
+
+
+def model_input_shape(model: Any, image_shape: Sequence[int]) -> tuple[int, ...]:
+    """The per-sample shape ``model`` takes for images of ``image_shape`` (rows, cols):
+    the flat pixels for a model with a fixed feature count (an MLP), else one channel of
+    ``(1, rows, cols)`` images (a conv net)."""
+    fixed = model.input_shape()
+    if fixed is not None and len(fixed) == 1:
+        if fixed[0] != math.prod(image_shape):
+            raise ValueError(
+                f"the model takes {fixed[0]} features, images of {tuple(image_shape)} have "
+                f"{math.prod(image_shape)} pixels"
+            )
+        return fixed
+    return (1, *image_shape)

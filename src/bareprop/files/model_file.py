@@ -24,12 +24,12 @@ import math
 import os
 import zipfile
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bareprop.data.mnist import model_input_shape
 from bareprop.errors import ModelFileError
 from bareprop.files.atomic import atomic_write
 from bareprop.nn.layer import LAYERS, Layer
@@ -257,7 +257,9 @@ def _checked_metadata(meta: Any, model: Sequential, path: Any) -> dict[str, Any]
         ok_scale = type(scale) in (int, float) and 0 < scale < math.inf
         ok_shape = isinstance(shape, list) and all(type(d) is int and d > 0 for d in shape)
         try:
-            n_outputs = model.output_shape(input_shape(model, shape))[-1] if ok_shape else None
+            n_outputs = (
+                model.output_shape(model_input_shape(model, shape))[-1] if ok_shape else None
+            )
         except ValueError:
             n_outputs = None
         if not (ok_scale and n_outputs is not None):
@@ -274,18 +276,3 @@ def _checked_metadata(meta: Any, model: Sequential, path: Any) -> dict[str, Any]
             f"{path}: class names {classes!r} do not name the model's {n_outputs} outputs"
         )
     return meta
-
-
-def input_shape(model: Layer, image_shape: Sequence[int]) -> tuple[int, ...]:
-    """The per-sample shape ``model`` takes for images of ``image_shape`` (rows, cols):
-    the flat pixels for a model with a fixed feature count (an MLP), else one channel of
-    ``(1, rows, cols)`` images (a conv net)."""
-    fixed = model.input_shape()
-    if fixed is not None and len(fixed) == 1:
-        if fixed[0] != math.prod(image_shape):
-            raise ValueError(
-                f"the model takes {fixed[0]} features, images of {tuple(image_shape)} have "
-                f"{math.prod(image_shape)} pixels"
-            )
-        return fixed
-    return (1, *image_shape)

@@ -13,31 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from bareprop.data.augment import shift_images
 from bareprop.lab import notebooks as nb
-from bareprop.lab.presets import Job, _scaled_epochs
+from bareprop.lab.presets import Job, scaled_epochs
 from bareprop.nn.losses import SoftmaxCrossEntropy
-from bareprop.nn.sequential import build_mlp
+from bareprop.nn.models import build_mlp
 from bareprop.optim.optimizers import AdamW
 from bareprop.optim.schedules import cosine
 from bareprop.train.fit import fit
-
-
-def shift_images(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
-    """Each 28x28 image moved by a random whole number of pixels in ``[-max_shift, max_shift]``
-    along each axis, filling with zeros. ``images``: ``(N, rows*cols)`` of square images."""
-    n, side = len(images), math.isqrt(images.shape[1])
-    padded = np.pad(
-        images.reshape(n, side, side), ((0, 0), (max_shift, max_shift), (max_shift, max_shift))
-    )
-    shifts = rng.integers(-max_shift, max_shift + 1, size=(n, 2))
-    out = np.empty((n, side, side), dtype=images.dtype)
-    for dy in range(-max_shift, max_shift + 1):
-        for dx in range(-max_shift, max_shift + 1):
-            sel = np.flatnonzero((shifts[:, 0] == dy) & (shifts[:, 1] == dx))
-            r, c = max_shift - dy, max_shift - dx
-            out[sel] = padded[sel, r : r + side, c : c + side]
-    return out.reshape(n, -1)
-
 
 BEST_MLP: dict[str, Any] = dict(
     hidden=[800, 800],
@@ -75,7 +58,7 @@ def train_best_mlp(
         784, hidden, 10, activation="relu", init="he_uniform", dropout=dropout, rng=rng
     )
     optimizer = AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    rec = nb._Recorder(model, x_test, data.y_test, on_epoch)
+    rec = nb.Recorder(model, x_test, data.y_test, on_epoch)
     steps = math.ceil(len(x_train) / batch_size)
     for epoch in range(epochs):
         shifted = shift_images(x_train, max_shift, rng) if max_shift else x_train
@@ -100,7 +83,7 @@ def train_best_mlp(
 
 
 def best_mlp_jobs(data_fn: Callable[[], nb.Images], *, epochs_scale: float = 1.0) -> list[Job]:
-    options = {**BEST_MLP, "epochs": _scaled_epochs(int(BEST_MLP["epochs"]), epochs_scale)}
+    options = {**BEST_MLP, "epochs": scaled_epochs(int(BEST_MLP["epochs"]), epochs_scale)}
 
     def run(seed: int, on_epoch: nb.EpochHook) -> nb.Trained:
         return train_best_mlp(data_fn(), np.random.default_rng(seed), on_epoch=on_epoch, **options)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bareprop.lab.presets import Job, Runner
-from bareprop.lab.trained import EpochHook, Trained, _FitHook, _Recorder
+from bareprop.lab.trained import EpochHook, FitHook, Recorder, Trained
 from bareprop.train.config import TrainConfig
 from bareprop.train.run import Data, build, fit_config, load_data, seeded_rngs
 
@@ -103,9 +103,10 @@ def _config_runner(config: TrainConfig, limit: int | None) -> Runner:
         cfg = replace(config, seed=seed).validate()
         rngs = seeded_rngs(seed)
         data = _limited(load_data(cfg, rngs["split"]), limit)
-        model, loss, optimizer = build(cfg, data.x_train.shape[1], data.n_classes, rngs)
-        rec = _Recorder(model, data.x_test, data.y_test, on_epoch)
-        history = fit_config(cfg, data, model, loss, optimizer, rngs, callbacks=[_FitHook(rec)])
+        model, loss, optimizer = build(cfg, data.x_train.shape[1:], data.n_classes, rngs)
+        data = data.for_model(model)
+        rec = Recorder(model, data.x_test, data.y_test, on_epoch)
+        history = fit_config(cfg, data, model, loss, optimizer, rngs, callbacks=[FitHook(rec)])
         for key in ("seconds", "val_loss", "val_accuracy"):
             if history.get(key):
                 rec.history[key] = history[key]

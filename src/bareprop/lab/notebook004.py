@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from bareprop.lab.trained import EpochHook, Images, Trained, _Recorder
+from bareprop.lab.trained import EpochHook, Images, Recorder, Trained
 from bareprop.nn import ACTIVATIONS, Layer, Linear, Parameter
 from bareprop.nn.init import get_initializer
 from bareprop.nn.losses import SoftmaxCrossEntropy
@@ -121,7 +121,7 @@ def train_nb004(
         opt = ScalarMomentAdam(model.parameters(), [lin.weight for lin in model.linears], lr=lr)
     cuts = _batch_cuts(len(x_train), batch_size)
     held_out = np.concatenate([np.arange(cut, end) for _, cut, end in cuts])
-    rec = _Recorder(model, x_test, data.y_test, on_epoch)
+    rec = Recorder(model, x_test, data.y_test, on_epoch)
     for _ in range(epochs):
         total, seen = 0.0, 0
         model.train()

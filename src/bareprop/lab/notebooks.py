@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from bareprop.lab.notebook004 import ScalarMomentAdam, train_nb004
-from bareprop.lab.trained import EpochHook, Images, Trained, _Recorder
+from bareprop.lab.trained import EpochHook, Images, Recorder, Trained
 from bareprop.nn import Linear, ReLU, Sigmoid
 from bareprop.nn.init import get_initializer
 from bareprop.nn.losses import MSELoss, SoftmaxCrossEntropy
@@ -86,7 +86,7 @@ def train_nb000(
     # gradient 2 (p - t); the notebook's 0.5 * sum has (p - t), hence lr / 2.
     optimizer = SGD([lin.weight for lin in model.linears], lr=lr / 2)
     loss = MSELoss(reduction="sum")
-    rec = _Recorder(model, x_test, data.y_test, on_epoch)
+    rec = Recorder(model, x_test, data.y_test, on_epoch)
     for _ in range(epochs):
         total = 0.0
         for start in range(0, len(x_train), batch_size):  # no shuffling: the same order each epoch
@@ -129,7 +129,7 @@ def train_nb001(
     b_opt = SGD([lin.bias], lr=lr / batch_size / 2)
     permutation = rng.permutation(len(x_train))
     order = np.arange(len(x_train))
-    rec = _Recorder(model, x_test, data.y_test, on_epoch)
+    rec = Recorder(model, x_test, data.y_test, on_epoch)
     for _ in range(epochs):
         order = order[permutation]
         total = 0.0
@@ -176,7 +176,7 @@ def train_nb002(
         SGD(lin1.parameters(), lr=lr / batch_size),
         SGD(lin2.parameters(), lr=lr / batch_size),
     )
-    rec = _Recorder(model, x_test, data.y_test, on_epoch)
+    rec = Recorder(model, x_test, data.y_test, on_epoch)
     for _ in range(epochs):
         order = rng.permutation(len(x_train))
         total, seen = 0.0, 0
@@ -217,7 +217,7 @@ def train_nb003(
     loss = SoftmaxCrossEntropy()
     optimizer = SGD(model.parameters(), lr=lr)
     per_epoch = max(1, len(x_train) // batch_size)
-    rec = _Recorder(model, x_test, data.y_test, on_epoch)
+    rec = Recorder(model, x_test, data.y_test, on_epoch)
     total, steps = 0.0, 0
     for i in range(iterations):
         idx = rng.integers(0, len(x_train), batch_size)  # np.random.choice: with replacement

@@ -19,9 +19,9 @@ import numpy as np
 
 from bareprop.lab import notebooks as nb
 from bareprop.lab.notebook_specs import NOTEBOOKS, NotebookSpec
-from bareprop.lab.trained import _FitHook, _Recorder
+from bareprop.lab.trained import FitHook, Recorder
 from bareprop.nn.losses import SoftmaxCrossEntropy
-from bareprop.nn.sequential import build_mlp
+from bareprop.nn.models import build_mlp
 from bareprop.optim.optimizers import Adam
 from bareprop.train.fit import fit
 
@@ -71,7 +71,7 @@ def train_sound(
     x_train, x_test = data.scaled()
     init = "he_uniform" if activation in ("relu", "leaky_relu") else "glorot_uniform"
     model = build_mlp(784, hidden, 10, activation=activation, init=init, rng=rng)
-    rec = _Recorder(model, x_test, data.y_test, on_epoch)
+    rec = Recorder(model, x_test, data.y_test, on_epoch)
     history = fit(
         model,
         x_train,
@@ -83,13 +83,13 @@ def train_sound(
         rng=rng,
         verbose=0,
         lr_schedule="cosine",
-        callbacks=[_FitHook(rec)],
+        callbacks=[FitHook(rec)],
     )
     rec.history["seconds"] = history["seconds"]  # fit's own timing excludes the test evaluation
     return rec.done()
 
 
-def _scaled_epochs(epochs: int, scale: float) -> int:
+def scaled_epochs(epochs: int, scale: float) -> int:
     return max(1, round(epochs * scale))
 
 
@@ -104,7 +104,7 @@ def notebook_jobs(
 
 
 def _faithful_job(spec: NotebookSpec, data_fn: Callable[[], nb.Images], scale: float) -> Job:
-    options = {**spec.options, "epochs": _scaled_epochs(spec.epochs, scale)}
+    options = {**spec.options, "epochs": scaled_epochs(spec.epochs, scale)}
     if spec.name == "nb003":
         options = {**spec.options, "iterations": max(1, round(10000 * scale))}
     return Job(
@@ -123,7 +123,7 @@ def _faithful_job(spec: NotebookSpec, data_fn: Callable[[], nb.Images], scale: f
 
 def _sound_job(spec: NotebookSpec, data_fn: Callable[[], nb.Images], scale: float) -> Job:
     sound_epochs = spec.epochs if spec.name in SMALL_NETWORKS else min(spec.epochs, SOUND_EPOCHS)
-    epochs = _scaled_epochs(sound_epochs, scale)
+    epochs = scaled_epochs(sound_epochs, scale)
     options = {
         "hidden": spec.hidden,
         "activation": spec.activation,
@@ -150,7 +150,7 @@ def _run_faithful(
     if spec.name == "nb003":
         iterations = max(1, round(10000 * scale))
         return nb.train_nb003(data, rng, iterations=iterations, on_epoch=on_epoch)
-    epochs = _scaled_epochs(spec.epochs, scale)
+    epochs = scaled_epochs(spec.epochs, scale)
     if spec.name.startswith("nb004"):
         o = spec.options
         return nb.train_nb004(

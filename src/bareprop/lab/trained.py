@@ -4,8 +4,8 @@ A trainer (a notebook's, the sound recipe, best-mlp, a grid point) takes the MNI
 :class:`Images` and a seeded generator, calls ``on_epoch(epoch, logs)`` (an :data:`EpochHook`)
 after each epoch, and returns a :class:`Trained`: the model, a per-epoch history (``loss``,
 ``test_accuracy``, ``seconds`` of training, excluding the test evaluation) and the final test
-accuracy. :class:`_Recorder` builds that history epoch by epoch, from a hand-written loop or,
-through :class:`_FitHook`, from :func:`~bareprop.train.fit.fit`'s callback.
+accuracy. :class:`Recorder` builds that history epoch by epoch, from a hand-written loop or,
+through :class:`FitHook`, from :func:`~bareprop.train.fit.fit`'s callback.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Trained:
         return predict(self.model, self.transform(x))
 
 
-class _Recorder:
+class Recorder:
     """Per-epoch history: training loss, test accuracy, seconds spent training."""
 
     def __init__(
@@ -87,10 +87,10 @@ class _Recorder:
         return Trained(self.model, self.history, self.history["test_accuracy"][-1])
 
 
-class _FitHook:
-    """Adapts fit's ``on_epoch_end(epoch, logs)`` to a :class:`_Recorder`."""
+class FitHook:
+    """Adapts fit's ``on_epoch_end(epoch, logs)`` to a :class:`Recorder`."""
 
-    def __init__(self, rec: _Recorder) -> None:
+    def __init__(self, rec: Recorder) -> None:
         self.rec = rec
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:

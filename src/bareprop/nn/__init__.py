@@ -12,9 +12,10 @@ from bareprop.nn.layer import LAYERS, Layer, Parameter, layer_from_config, regis
 from bareprop.nn.layernorm import LayerNorm
 from bareprop.nn.linear import Linear
 from bareprop.nn.losses import LOSSES, Loss, MSELoss, SoftmaxCrossEntropy
+from bareprop.nn.models import build_cnn, build_mlp
 from bareprop.nn.norm import BatchNorm1d, BatchNorm2d
 from bareprop.nn.pool import AvgPool2d, MaxPool2d
-from bareprop.nn.sequential import Sequential, build_mlp
+from bareprop.nn.sequential import Sequential
 from bareprop.nn.shape import Flatten
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Sigmoid",
     "SoftmaxCrossEntropy",
     "Tanh",
+    "build_cnn",
     "build_mlp",
     "layer_from_config",
     "register_layer",

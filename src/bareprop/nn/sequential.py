@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from bareprop.nn.activations import ACTIVATIONS
-from bareprop.nn.dropout import Dropout
-from bareprop.nn.init import Initializer
 from bareprop.nn.layer import Layer, config_shapes, layer_from_config, register_layer
 from bareprop.nn.linear import Linear
-from bareprop.validation import check_dtype, check_range, check_rng
 
 
 @register_layer
@@ -154,52 +149,4 @@ def _layer_configs(config: Any) -> list[dict[str, Any]]:
     return layers
 
 
-def build_mlp(
-    in_features: int,
-    hidden: Sequence[int],
-    out_features: int,
-    *,
-    activation: str = "relu",
-    init: str | Initializer = "glorot_uniform",
-    dropout: float = 0.0,
-    output_activation: str | None = None,
-    rng: np.random.Generator | None = None,
-    dropout_rng: np.random.Generator | None = None,
-    dtype: Any = np.float32,
-) -> Sequential:
-    """A multi-layer perceptron ``in -> hidden... -> out``.
-
-    Each hidden layer is Linear, then the activation, then Dropout if ``dropout > 0``. The
-    output layer is Linear, followed by ``output_activation`` if one is given (``"sigmoid"`` for
-    the notebooks' squared-error networks; none for logits fed to SoftmaxCrossEntropy).
-    ``rng`` draws the initial weights; ``dropout_rng`` (default: ``rng``) the dropout masks,
-    so that with a stream of their own the masks leave the weights' stream untouched.
-    """
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
-    if output_activation is not None and output_activation not in ACTIVATIONS:
-        raise ValueError(
-            f"output_activation must be None or one of {', '.join(ACTIVATIONS)}; "
-            f"got {output_activation!r}"
-        )
-    for i, h in enumerate(hidden):
-        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h <= 0:
-            raise ValueError(f"hidden[{i}] must be a positive integer, got {h!r}")
-    check_range(dropout, "dropout", 0.0, 1.0)
-    dtype = check_dtype(dtype)
-    rng = check_rng(rng)
-    dropout_rng = rng if dropout_rng is None else check_rng(dropout_rng, "dropout_rng")
-    sizes = [in_features, *hidden]
-    layers: list[Layer] = []
-    for fan_in, fan_out in itertools.pairwise(sizes):
-        layers.append(Linear(fan_in, fan_out, init=init, rng=rng, dtype=dtype))
-        layers.append(ACTIVATIONS[activation]())
-        if dropout > 0:
-            layers.append(Dropout(dropout, rng=dropout_rng))
-    layers.append(Linear(sizes[-1], out_features, init=init, rng=rng, dtype=dtype))
-    if output_activation is not None:
-        layers.append(ACTIVATIONS[output_activation]())
-    return Sequential(layers)
-
-
-__all__ = ["Sequential", "build_mlp"]
+__all__ = ["Sequential"]

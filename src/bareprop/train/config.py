@@ -18,45 +18,62 @@ from bareprop.optim.optimizers import OPTIMIZERS
 from bareprop.optim.schedules import SCHEDULES
 from bareprop.validation import check_dtype, check_positive, check_range
 
+MODELS = ("mlp", "cnn")
+
+
+def option(default: Any, help: str, choices: Iterable[str] | None = None) -> Any:
+    """A :class:`TrainConfig` field: its default, its help text and, if any, its choices.
+
+    ``bareprop train`` makes one command-line option of each field from these.
+    """
+    metadata = {"help": help, "choices": list(choices) if choices is not None else None}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
 
 @dataclass
 class TrainConfig:
     """A training run on an MNIST-like data set. Defaults are ``bareprop train``'s recipe."""
 
-    hidden: list[int] = field(default_factory=lambda: [512, 256])
-    activation: str = "relu"
-    loss: str = "cross-entropy"
-    reduction: str = "mean"
-    init: str = "he_uniform"
-    init_std: float = 0.01
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    momentum: float = 0.0
-    nesterov: bool = False
-    weight_decay: float = 0.0
-    dropout: float = 0.0
-    lr_schedule: str = "cosine"
-    batch_size: int = 128
-    epochs: int = 5
-    val_fraction: float = 0.1
-    seed: int = 0
-    dtype: str = "float32"
-    data_dir: str | None = None
+    model: str = option("mlp", "mlp: the MLP of --hidden; cnn: the reference CNN", MODELS)
+    model_file: str | None = option(
+        None, "a TOML file listing the layers of any Sequential (overrides --model)"
+    )
+    hidden: list[int] = option([512, 256], "hidden layer sizes of the MLP")
+    activation: str = option("relu", "the MLP's activation", ACTIVATIONS)
+    loss: str = option(
+        "cross-entropy", "cross-entropy: softmax on logits; mse: sigmoid outputs vs one-hot", LOSSES
+    )
+    reduction: str = option("mean", "average or sum the loss over the batch", REDUCTIONS)
+    init: str = option("he_uniform", "weight initialiser", INITIALIZERS)
+    init_std: float = option(0.01, "std of --init normal")
+    optimizer: str = option("adam", "the optimiser, as torch.optim's", OPTIMIZERS)
+    lr: float = option(2e-3, "learning rate")
+    momentum: float = option(0.0, "sgd / rmsprop momentum")
+    nesterov: bool = option(False, "Nesterov momentum (sgd)")
+    weight_decay: float = option(0.0, "L2 penalty (decoupled for adamw)")
+    dropout: float = option(0.0, "dropout after each hidden layer of the MLP")
+    lr_schedule: str = option(
+        "cosine", "learning-rate decay to 0 over the run, per step", SCHEDULES
+    )
+    batch_size: int = option(128, "samples per step")
+    epochs: int = option(5, "passes over the training set")
+    augment: int = option(0, "shift each training image by up to N pixels, anew every epoch")
+    val_fraction: float = option(0.1, "share of the training set held out for validation")
+    seed: int = option(0, "drives init, shuffling, dropout, augmentation and the split")
+    dtype: str = option("float32", "float32 or float64", ("float32", "float64"))
+    data_dir: str | None = option(
+        None, "folder with the four IDX files (default: $BAREPROP_DATA, else the bundled MNIST)"
+    )
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the first option whose value makes no sense."""
-        choices: dict[str, Iterable[str]] = {
-            "activation": ACTIVATIONS,
-            "loss": LOSSES,
-            "reduction": REDUCTIONS,
-            "init": INITIALIZERS,
-            "optimizer": OPTIMIZERS,
-            "lr_schedule": SCHEDULES,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
+        for f in dataclasses.fields(self):
+            allowed = f.metadata["choices"]
+            if allowed is not None and getattr(self, f.name) not in allowed:
                 raise ValueError(
-                    f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}"
+                    f"{f.name} must be one of {', '.join(allowed)}; got {getattr(self, f.name)!r}"
                 )
         if not isinstance(self.hidden, list) or not self.hidden:
             raise ValueError(f"hidden must list at least one layer size, got {self.hidden!r}")
@@ -66,6 +83,8 @@ class TrainConfig:
         check_positive(self.init_std, "init_std")
         check_positive(self.batch_size, "batch_size", integer=True)
         check_positive(self.epochs, "epochs", integer=True)
+        if isinstance(self.augment, bool) or not isinstance(self.augment, int) or self.augment < 0:
+            raise ValueError(f"augment must be a whole number of pixels >= 0, got {self.augment!r}")
         check_range(self.momentum, "momentum", 0.0, 1.0)
         check_range(self.weight_decay, "weight_decay", 0.0, float("inf"))
         check_range(self.dropout, "dropout", 0.0, 1.0)

@@ -6,7 +6,11 @@ comparisons, replays). The pieces are separate functions so each can be reused a
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import math
 import time
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.data.mnist import PIXEL_SCALE, load_mnist, preprocess
+from bareprop.data.mnist import PIXEL_SCALE, load_mnist, model_input_shape, preprocess
 from bareprop.files.model_file import save
+from bareprop.nn.init import get_initializer
+from bareprop.nn.layer import LAYERS, Layer
 from bareprop.nn.losses import LOSSES, Loss
-from bareprop.nn.sequential import Sequential, build_mlp
+from bareprop.nn.models import build_cnn, build_mlp
+from bareprop.nn.sequential import Sequential
 from bareprop.optim.optimizers import OPTIMIZERS, Optimizer
 from bareprop.train.checkpoint import FILENAME as CHECKPOINT
 from bareprop.train.checkpoint import Checkpoint, restore, save_checkpoint
@@ -39,6 +46,14 @@ class Data:
     y_test: np.ndarray
     image_shape: tuple[int, ...]
     n_classes: int
+
+    def for_model(self, model: Layer) -> Data:
+        """The same data shaped as ``model`` takes it: flat pixels for a model with a fixed
+        feature count (an MLP), ``(N, 1, rows, cols)`` images otherwise (a conv net)."""
+        shape = model_input_shape(model, self.image_shape)
+        reshaped = (a.reshape(len(a), *shape) for a in (self.x_train, self.x_val, self.x_test))
+        x_train, x_val, x_test = reshaped
+        return dataclasses.replace(self, x_train=x_train, x_val=x_val, x_test=x_test)
 
 
 @dataclass
@@ -78,20 +93,12 @@ def load_data(config: TrainConfig, rng: np.random.Generator) -> Data:
 
 
 def build(
-    config: TrainConfig, n_features: int, n_classes: int, rngs: dict[str, np.random.Generator]
-) -> tuple[Sequential, Loss, Optimizer]:
-    """The model, loss and optimiser a config describes."""
-    from bareprop.nn.init import get_initializer
-
-    init = (
-        get_initializer("normal", std=config.init_std) if config.init == "normal" else config.init
-    )
-    model = build_mlp(
-        n_features, config.hidden, n_classes,
-        activation=config.activation, init=init, dropout=config.dropout,
-        output_activation="sigmoid" if config.loss == "mse" else None,
-        rng=rngs["init"], dropout_rng=rngs["dropout"], dtype=config.dtype,
-    )  # fmt: skip
+    config: TrainConfig, input_shape: tuple[int, ...], n_classes: int,
+    rngs: dict[str, np.random.Generator],
+) -> tuple[Sequential, Loss, Optimizer]:  # fmt: skip
+    """The model, loss and optimiser a config describes, for per-sample inputs ``input_shape``
+    (``(784,)`` for flat MNIST pixels, ``(1, 28, 28)`` for images)."""
+    model = build_model(config, input_shape, n_classes, rngs)
     loss = LOSSES[config.loss](reduction=config.reduction)
     kwargs: dict[str, Any] = {"lr": config.lr, "weight_decay": config.weight_decay}
     if config.optimizer == "sgd":
@@ -100,6 +107,59 @@ def build(
         kwargs.update(momentum=config.momentum)
     optimizer = OPTIMIZERS[config.optimizer](model.parameters(), **kwargs)
     return model, loss, optimizer
+
+
+def build_model(
+    config: TrainConfig, input_shape: tuple[int, ...], n_classes: int,
+    rngs: dict[str, np.random.Generator],
+) -> Sequential:  # fmt: skip
+    """``--model-file``'s network, else ``--model cnn``'s reference CNN, else the MLP."""
+    init = (
+        get_initializer("normal", std=config.init_std) if config.init == "normal" else config.init
+    )
+    if config.model_file is not None:
+        return read_model_file(config.model_file, config.dtype, rngs["init"])
+    if config.model == "cnn":
+        shape = input_shape if len(input_shape) == 3 else (1, *square(input_shape[0]))
+        return build_cnn(shape, n_classes, init=init, rng=rngs["init"], dtype=config.dtype)
+    return build_mlp(
+        math.prod(input_shape), config.hidden, n_classes,
+        activation=config.activation, init=init, dropout=config.dropout,
+        output_activation="sigmoid" if config.loss == "mse" else None,
+        rng=rngs["init"], dropout_rng=rngs["dropout"], dtype=config.dtype,
+    )  # fmt: skip
+
+
+def square(n_pixels: int) -> tuple[int, int]:
+    """``(side, side)`` of a square image of ``n_pixels``; ValueError if there is none."""
+    side = math.isqrt(n_pixels)
+    if side * side != n_pixels:
+        raise ValueError(f"{n_pixels} features are not a square image: use --model mlp")
+    return side, side
+
+
+def read_model_file(path: str, dtype: str, rng: np.random.Generator) -> Sequential:
+    """The Sequential a TOML file describes: a list ``[[layers]]`` of layer configs, the same
+    dicts a model file stores (``type = "Conv2d"``, ``in_channels = 1``, ...). A layer that
+    takes a ``dtype`` and names none gets the run's."""
+    try:
+        with open(path, "rb") as f:
+            spec = tomllib.load(f)
+    except OSError as e:
+        raise ValueError(f"--model-file {path}: cannot be read ({e.strerror})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"--model-file {path}: not valid TOML ({e})") from None
+    layers = spec.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise ValueError(f"--model-file {path}: needs a non-empty list [[layers]] of layer tables")
+    for layer in layers:
+        kind = LAYERS.get(str(layer.get("type"))) if isinstance(layer, dict) else None
+        if kind is not None and "dtype" in inspect.signature(kind).parameters:
+            layer.setdefault("dtype", dtype)
+    try:
+        return Sequential.from_config({"layers": layers}, rng=rng)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"--model-file {path}: {e}") from None
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -173,7 +233,8 @@ def train_run(
     rngs = seeded_rngs(config.seed)
     data = data if data is not None else load_data(config, rngs["split"])
     started = time.perf_counter()
-    model, loss, optimizer = build(config, data.x_train.shape[1], data.n_classes, rngs)
+    model, loss, optimizer = build(config, data.x_train.shape[1:], data.n_classes, rngs)
+    data = data.for_model(model)
     state = FitState()
     if resume is not None:
         state = restore(resume, model=model, optimizer=optimizer, rngs=rngs)
