@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from bareprop.errors import DataError
+from bareprop.toy_data import blobs, circles, moons, spiral, xor  # noqa: F401  (re-exported)
 
 # IDX type codes -> big-endian NumPy dtypes.
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
