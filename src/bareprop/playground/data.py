@@ -11,7 +11,7 @@ from bareprop.playground.settings import Settings
 from bareprop.playground.views import b64, grid_points
 from bareprop.toy_data import TOY_SETS
 
-EVAL_SIZE = 2000  # MNIST: the curves are measured on this many training and test samples
+EVAL_SIZE = 1000  # MNIST: the curves are measured on this many training and test samples
 STRIP = 16  # MNIST: test digits shown with their predictions
 
 

@@ -29,6 +29,7 @@ from bareprop.run import seeded_rngs
 from bareprop.training import predict
 
 MAX_POINTS = 4000  # curve points kept; past that, every other one is dropped
+MAX_PERIOD = 0.25  # seconds of training between two frames, at most
 CURVES = ("loss", "accuracy", "test_loss", "test_accuracy")
 
 
@@ -55,6 +56,7 @@ class Session:
         self.file_model, self.file_label, self.data_dir = file_model, file_label, data_dir
         self.period = 1.0 / hz
         self._min_period = self.period
+        self._cost = 0.0  # seconds a frame takes, averaged
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future]] = queue.SimpleQueue()
         self._closed = threading.Event()
         self._frame_lock = threading.Lock()
@@ -275,5 +277,8 @@ class Session:
             version = self._frame[0] + 1
             frame["version"] = version
             self._frame = (version, json.dumps(frame, allow_nan=False))
-        # A frame costs at most a tenth of the training time between two frames.
-        self.period = max(self._min_period, 9 * (time.perf_counter() - start))
+        # Frames take about a tenth of the time at most (their cost averaged over the last
+        # few, so that one slow frame does not stall the page), and come 4 times a second
+        # at least.
+        self._cost = 0.7 * self._cost + 0.3 * (time.perf_counter() - start)
+        self.period = min(MAX_PERIOD, max(self._min_period, 9 * self._cost))

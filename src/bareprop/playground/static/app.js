@@ -5,7 +5,7 @@
 const COLORS = ["#f59322", "#0877bd", "#2ca02c", "#9467bd", "#d62728", "#8c564b",
   "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 const $ = (id) => document.getElementById(id);
-const page = { frames: 0, dataId: null, data: null, history: null, latest: null,
+const page = { frames: 0, received: 0, dataId: null, data: null, history: null, latest: null,
   pending: false, charts: null, fileModel: null };
 window.playground = page; // read by the tests and the frame-rate benchmark
 
@@ -292,6 +292,7 @@ function listen() {
   const source = new EventSource("/api/stream");
   source.onmessage = (e) => {
     page.latest = JSON.parse(e.data);
+    page.received += 1;
     if (!page.pending) {
       page.pending = true;
       requestAnimationFrame(() => render().catch((err) => showError("page error: " + err.message)));
