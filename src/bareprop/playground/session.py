@@ -123,8 +123,12 @@ class Session:
             while not self._closed.is_set():
                 self._run_jobs(wait=0.0 if self.running else 0.1)
                 if self.running:
-                    self._train_for(self.period)
-                    self._publish()
+                    try:
+                        self._train_for(self.period)
+                        self._publish()
+                    except Exception as e:  # a bug: stop training, say so, keep serving
+                        self.running, self.error = False, f"internal error: {e!r}"
+                        self._publish()
 
     def _run_jobs(self, wait: float) -> None:
         try:
