@@ -34,13 +34,16 @@ def _commands() -> list[ModuleType]:
         evaluate,
         experiment,
         gradcheck,
+        playground,
         predict,
         replay,
         trace,
         train,
     )
 
-    return [train, evaluate, predict, gradcheck, compare, trace, experiment, replay, bench]
+    return [
+        train, evaluate, predict, gradcheck, compare, trace, experiment, replay, bench, playground,
+    ]  # fmt: skip
 
 
 def build_parser() -> Parser:

@@ -1,18 +1,24 @@
-"""Data sets: the IDX format, MNIST (bundled in ``bundled/``), and turning images into inputs.
+"""Data sets: the IDX format, MNIST (bundled in ``bundled/``), toy 2-D sets, augmentation.
 
 NumPy only; imports nothing else from bareprop but :mod:`bareprop.errors`.
 """
 
 from bareprop.data.idx import read_idx, write_idx
 from bareprop.data.mnist import FILES, bundled_dir, data_folder, find_file, load_mnist, preprocess
+from bareprop.data.toy import blobs, circles, moons, spiral, xor
 
 __all__ = [
     "FILES",
+    "blobs",
     "bundled_dir",
+    "circles",
     "data_folder",
     "find_file",
     "load_mnist",
+    "moons",
     "preprocess",
     "read_idx",
+    "spiral",
     "write_idx",
+    "xor",
 ]
