@@ -1,5 +1,5 @@
-"""Checking bareprop against PyTorch: twins of its layers with the same weights.
+"""Proof tools: gradient checking by central differences, the one-batch trace, and PyTorch
+twins of every layer for side-by-side comparison.
 
-An edge package: the caller imports torch and passes the module in; ``import bareprop``
-never loads it.
+At the edge: imports the core (nn, optim, train); torch is imported only where it is used.
 """

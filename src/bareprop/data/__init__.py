@@ -1,6 +1,7 @@
 """Data sets: the IDX format, MNIST (bundled in ``bundled/``), toy 2-D sets, augmentation.
 
-NumPy only; imports nothing else from bareprop but :mod:`bareprop.errors`.
+Core, NumPy only: imports nothing from bareprop but :mod:`bareprop.errors` and
+:mod:`bareprop.validation`.
 """
 
 from bareprop.data.idx import read_idx, write_idx

@@ -1,7 +1,8 @@
-"""The maths of a network: Parameter, the Layer contract, layers, Sequential, losses, init.
+"""The maths of a network: Parameter, the Layer contract and registry, the layers (dense,
+convolution, pooling, normalisation), Sequential, losses, initialisers, Mul/Add graph nodes.
 
-NumPy only. Imports nothing from bareprop but :mod:`bareprop.validation`, :mod:`bareprop.errors`
-and the compiled loops of :mod:`bareprop.fast.kernels`.
+Core, NumPy only: each layer's forward beside its backward. Imports nothing from bareprop but
+:mod:`bareprop.validation` and :mod:`bareprop.errors`.
 """
 
 from bareprop.nn.activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh

@@ -166,14 +166,15 @@ class Layer:
 
     @classmethod
     def param_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
-        """The shapes of ``parameters()`` of the layer ``config`` describes, worked out without
-        building it: model files are checked with this before anything is allocated."""
-        return []
+        """The shapes of ``parameters()`` of the layer ``config`` describes. Model files are
+        checked with this before anything is built, so a layer that can say its shapes from
+        the config alone overrides it (every built-in layer does); this default builds one."""
+        return [p.shape for p in cls.from_config(config).parameters()]
 
     @classmethod
     def buffer_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
         """The shapes of ``buffers()`` of the layer ``config`` describes, likewise."""
-        return []
+        return [b.shape for b in cls.from_config(config).buffers()]
 
     def _out(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray | None:
         """Where to write a result: ``None`` (a new array) unless buffers are reused.
