@@ -14,6 +14,7 @@ from bareprop.nn.dropout import Dropout
 from bareprop.nn.init import Initializer
 from bareprop.nn.layer import Layer
 from bareprop.nn.linear import Linear
+from bareprop.nn.norm import BatchNorm1d, BatchNorm2d
 from bareprop.nn.pool import MaxPool2d
 from bareprop.nn.sequential import Sequential
 from bareprop.nn.shape import Flatten
@@ -72,6 +73,7 @@ def build_cnn(
     image_shape: Sequence[int] = (1, 28, 28),
     out_features: int = 10,
     *,
+    batch_norm: bool = False,
     init: str | Initializer = "he_uniform",
     rng: np.random.Generator | None = None,
     dtype: Any = np.float32,
@@ -81,22 +83,32 @@ def build_cnn(
         Conv2d(C, 32, 3), ReLU, MaxPool2d(2), Conv2d(32, 64, 3), ReLU, MaxPool2d(2),
         Flatten, Linear(64 * 5 * 5, 128), ReLU, Linear(128, out_features)
 
+    With ``batch_norm``, a BatchNorm2d follows each convolution (which then has no bias: the
+    norm's beta does its work) and a BatchNorm1d the hidden Linear.
+
     Args:
         image_shape: ``(channels, rows, cols)`` of the input images.
         out_features: classes.
+        batch_norm: add batch normalisation as above.
         init: the initialiser of every weight; biases start at zero.
         rng: draws the initial weights.
         dtype: float32 (default) or float64.
     """
     rng = check_rng(rng)
     dtype = check_dtype(dtype)
-    convs: list[Layer] = [
-        Conv2d(image_shape[0], 32, 3, init=init, rng=rng, dtype=dtype), ReLU(), MaxPool2d(2),
-        Conv2d(32, 64, 3, init=init, rng=rng, dtype=dtype), ReLU(), MaxPool2d(2), Flatten(),
-    ]  # fmt: skip
+    if len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (channels, rows, cols), got {tuple(image_shape)}")
+
+    def conv(c_in: int, c_out: int) -> list[Layer]:
+        layer = Conv2d(c_in, c_out, 3, bias=not batch_norm, init=init, rng=rng, dtype=dtype)
+        norm: list[Layer] = [BatchNorm2d(c_out, dtype=dtype)] if batch_norm else []
+        return [layer, *norm, ReLU(), MaxPool2d(2)]
+
+    convs = [*conv(image_shape[0], 32), *conv(32, 64), Flatten()]
     (n_flat,) = Sequential(convs).output_shape(tuple(image_shape))
+    norm: list[Layer] = [BatchNorm1d(128, dtype=dtype)] if batch_norm else []
     head: list[Layer] = [
-        Linear(n_flat, 128, init=init, rng=rng, dtype=dtype), ReLU(),
+        Linear(n_flat, 128, init=init, rng=rng, dtype=dtype), *norm, ReLU(),
         Linear(128, out_features, init=init, rng=rng, dtype=dtype),
     ]  # fmt: skip
     return Sequential(convs + head)

@@ -18,7 +18,7 @@ from bareprop.optim.optimizers import OPTIMIZERS
 from bareprop.optim.schedules import SCHEDULES
 from bareprop.validation import check_dtype, check_positive, check_range
 
-MODELS = ("mlp", "cnn")
+MODELS = ("mlp", "cnn", "cnn-bn")
 
 
 def option(default: Any, help: str, choices: Iterable[str] | None = None) -> Any:
@@ -36,7 +36,11 @@ def option(default: Any, help: str, choices: Iterable[str] | None = None) -> Any
 class TrainConfig:
     """A training run on an MNIST-like data set. Defaults are ``bareprop train``'s recipe."""
 
-    model: str = option("mlp", "mlp: the MLP of --hidden; cnn: the reference CNN", MODELS)
+    model: str = option(
+        "mlp",
+        "mlp: the MLP of --hidden; cnn: the reference CNN; cnn-bn: it with batch norm",
+        MODELS,
+    )
     model_file: str | None = option(
         None, "a TOML file listing the layers of any Sequential (overrides --model)"
     )

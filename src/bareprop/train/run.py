@@ -119,9 +119,10 @@ def build_model(
     )
     if config.model_file is not None:
         return read_model_file(config.model_file, config.dtype, rngs["init"])
-    if config.model == "cnn":
+    if config.model in ("cnn", "cnn-bn"):
         shape = input_shape if len(input_shape) == 3 else (1, *square(input_shape[0]))
-        return build_cnn(shape, n_classes, init=init, rng=rngs["init"], dtype=config.dtype)
+        return build_cnn(shape, n_classes, batch_norm=config.model == "cnn-bn", init=init,
+                         rng=rngs["init"], dtype=config.dtype)  # fmt: skip
     return build_mlp(
         math.prod(input_shape), config.hidden, n_classes,
         activation=config.activation, init=init, dropout=config.dropout,
