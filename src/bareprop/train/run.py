@@ -99,6 +99,7 @@ def build(
     """The model, loss and optimiser a config describes, for per-sample inputs ``input_shape``
     (``(784,)`` for flat MNIST pixels, ``(1, 28, 28)`` for images)."""
     model = build_model(config, input_shape, n_classes, rngs)
+    check_fits(model, input_shape, n_classes)
     loss = LOSSES[config.loss](reduction=config.reduction)
     kwargs: dict[str, Any] = {"lr": config.lr, "weight_decay": config.weight_decay}
     if config.optimizer == "sgd":
@@ -121,6 +122,8 @@ def build_model(
         return read_model_file(config.model_file, config.dtype, rngs["init"])
     if config.model in ("cnn", "cnn-bn"):
         shape = input_shape if len(input_shape) == 3 else (1, *square(input_shape[0]))
+        if len(shape) != 3:
+            raise ValueError(f"{input_shape[0]} features are not a square image: use --model mlp")
         return build_cnn(shape, n_classes, batch_norm=config.model == "cnn-bn", init=init,
                          rng=rngs["init"], dtype=config.dtype)  # fmt: skip
     return build_mlp(
@@ -131,12 +134,23 @@ def build_model(
     )  # fmt: skip
 
 
-def square(n_pixels: int) -> tuple[int, int]:
-    """``(side, side)`` of a square image of ``n_pixels``; ValueError if there is none."""
+def check_fits(model: Layer, data_shape: tuple[int, ...], n_classes: int) -> None:
+    """ValueError, in one sentence, unless ``model`` takes the data (per-sample ``data_shape``,
+    flat pixels of square images or images) and gives one output per class."""
+    image_shape = data_shape if len(data_shape) > 1 else square(data_shape[0])
+    try:
+        out = model.output_shape(model_input_shape(model, image_shape[-2:]))
+    except ValueError as e:
+        raise ValueError(f"the model does not fit the data: {e}") from None
+    if out != (n_classes,):
+        raise ValueError(f"the model gives outputs of shape {out} per sample; the data has "
+                         f"{n_classes} classes, so it needs ({n_classes},)")  # fmt: skip
+
+
+def square(n_pixels: int) -> tuple[int, ...]:
+    """``(side, side)`` of a square image of ``n_pixels``; ``(n_pixels,)`` if there is none."""
     side = math.isqrt(n_pixels)
-    if side * side != n_pixels:
-        raise ValueError(f"{n_pixels} features are not a square image: use --model mlp")
-    return side, side
+    return (side, side) if side * side == n_pixels else (n_pixels,)
 
 
 def read_model_file(path: str, dtype: str, rng: np.random.Generator) -> Sequential:
