@@ -33,6 +33,7 @@ def _commands() -> list[ModuleType]:
         compare,
         evaluate,
         experiment,
+        export,
         gradcheck,
         predict,
         replay,
@@ -40,7 +41,7 @@ def _commands() -> list[ModuleType]:
         train,
     )
 
-    return [train, evaluate, predict, gradcheck, compare, trace, experiment, replay, bench]
+    return [train, evaluate, predict, export, gradcheck, compare, trace, experiment, replay, bench]
 
 
 def build_parser() -> Parser:
