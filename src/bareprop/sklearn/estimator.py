@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import bareprop as bp
-from bareprop.sklearn import _build
+from bareprop.sklearn import _build, _stopping
 
 
 class BarepropClassifier(ClassifierMixin, BaseEstimator):
@@ -146,9 +146,9 @@ class BarepropClassifier(ClassifierMixin, BaseEstimator):
                 X, codes, test_size=self.validation_fraction, stratify=codes,
                 random_state=int(self._rngs["split"].integers(2**31)),
             )  # fmt: skip
-            converged = self._fit_early_stopping(x_fit, y_fit, (x_val, y_val))
+            converged = _stopping.on_validation(self, x_fit, y_fit, (x_val, y_val))
         else:
-            converged = self._fit_on_loss(X, codes)
+            converged = _stopping.on_loss(self, X, codes)
         if not converged:
             warnings.warn(
                 f"BarepropClassifier: max_iter={self.max_iter} epochs reached and the "
@@ -157,42 +157,6 @@ class BarepropClassifier(ClassifierMixin, BaseEstimator):
                 stacklevel=2,
             )
         return self
-
-    def _fit_on_loss(self, X: np.ndarray, codes: np.ndarray) -> bool:
-        """Epochs until the training loss stalls (MLPClassifier's rule); True if it did."""
-        self.validation_scores_ = self.best_validation_score_ = None
-        best_loss, stalled = np.inf, 0
-        for _ in range(self.max_iter):
-            loss = self._epoch(X, codes, None)["loss"]
-            stalled = 0 if loss <= best_loss - self.tol else stalled + 1
-            best_loss = min(best_loss, loss)
-            self.best_loss_ = best_loss
-            if stalled > self.n_iter_no_change:
-                return True
-        return False
-
-    def _fit_early_stopping(
-        self, X: np.ndarray, codes: np.ndarray, validation: tuple[np.ndarray, np.ndarray]
-    ) -> bool:
-        """Epochs until the validation accuracy stalls; keeps the best epoch's weights."""
-        scores: list[float] = []
-        self.validation_scores_, self.best_loss_ = scores, None
-        best_score, stalled, converged = -np.inf, 0, False
-        best = [p.data.copy() for p in self.model_.parameters()]
-        for _ in range(self.max_iter):
-            score = self._epoch(X, codes, validation)["val_accuracy"]
-            scores.append(score)
-            stalled = 0 if score >= best_score + self.tol else stalled + 1
-            if score > best_score:
-                best_score = score
-                best = [p.data.copy() for p in self.model_.parameters()]
-            if stalled > self.n_iter_no_change:
-                converged = True
-                break
-        self.best_validation_score_ = best_score
-        for p, data in zip(self.model_.parameters(), best, strict=True):
-            p.data[...] = data  # in place: the optimiser packs the parameters into one buffer
-        return converged
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> BarepropClassifier:
         """One epoch over ``(X, y)``, continuing from the current weights and optimiser state.
