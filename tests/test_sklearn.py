@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 import pickle
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
 
-
-def test_import_bareprop_loads_no_sklearn_or_onnx() -> None:
-    code = (
-        "import sys, bareprop; "
-        "print(sorted(m for m in ('sklearn', 'onnx', 'onnxruntime') if m in sys.modules))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
-
-
 pytest.importorskip("sklearn")
 
-from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import load_digits, load_iris  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import MinMaxScaler  # noqa: E402
-from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
+from sklearn.base import clone
+from sklearn.datasets import load_digits, load_iris
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils.estimator_checks import check_estimator
 
-import bareprop as bp  # noqa: E402
-from bareprop.sklearn import EXPECTED_FAILED_CHECKS, BarepropClassifier  # noqa: E402
+import bareprop as bp
+from bareprop.sklearn import EXPECTED_FAILED_CHECKS, BarepropClassifier
 
 # Fits that end at max_iter warn, as MLPClassifier's do; scikit-learn's own test suite
 # ignores ConvergenceWarning in check_estimator too.
