@@ -7,13 +7,13 @@ function under ``@register("TypeName")``.
 
 bareprop's layers (Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout, Sequential) are here,
 and so are converters for layers bareprop does not have yet, written against torch's
-semantics and attribute names (checked against ``torch.nn.functional`` by the tests):
-Conv2d ``weight (out, in/groups, kH, kW)``, ``bias``, ``stride``, ``padding``,
-``dilation``, ``groups``; MaxPool2d/AvgPool2d ``kernel_size``, ``stride``, ``padding``,
-``ceil_mode`` (and ``count_include_pad``); Flatten ``start_dim=1``; BatchNorm1d/2d
-``running_mean``, ``running_var``, ``eps``, ``weight``, ``bias`` (eval mode); LayerNorm
-``normalized_shape``, ``eps``, ``weight``, ``bias``. A weight may be a
-:class:`bareprop.Parameter` or an array.
+semantics and attribute names (checked against torch's modules by the tests): Conv2d
+``weight (out, in/groups, kH, kW)``, ``bias``, ``stride``, numeric ``padding``, ``dilation``,
+``groups``; MaxPool2d/AvgPool2d ``kernel_size``, ``stride``, ``padding``, ``ceil_mode`` (and
+``count_include_pad``); Flatten ``start_dim=1``; BatchNorm1d/2d ``running_mean``,
+``running_var``, ``eps``, ``weight``, ``bias`` (eval mode; BatchNorm1d on ``(N, C)`` inputs,
+not ``(N, C, L)``); LayerNorm ``normalized_shape``, ``eps``, ``weight``, ``bias``. A weight
+may be a :class:`bareprop.Parameter` or an array.
 """
 
 from __future__ import annotations
