@@ -33,6 +33,7 @@ def _commands() -> list[ModuleType]:
         compare,
         evaluate,
         experiment,
+        export,
         gradcheck,
         playground,
         predict,
@@ -42,7 +43,8 @@ def _commands() -> list[ModuleType]:
     )
 
     return [
-        train, evaluate, predict, gradcheck, compare, trace, experiment, replay, bench, playground,
+        train, evaluate, predict, export, gradcheck, compare, trace, experiment, replay, bench,
+        playground,
     ]  # fmt: skip
 
 
