@@ -28,7 +28,8 @@ import onnx
 from onnx import helper
 
 import bareprop as bp
-from bareprop.export.onnx_ops import IMAGE_INPUT, ExportError, GraphBuilder, convert, float_input
+from bareprop.data.mnist import model_input_shape
+from bareprop.export.onnx_ops import ExportError, GraphBuilder, convert, float_input
 from bareprop.files.atomic import atomic_write
 
 OPSET = 17  # LayerNormalization needs 17; onnxruntime >= 1.14 runs it
@@ -54,25 +55,13 @@ def _preprocessing(
     return [int(d) for d in shape], float(scale)
 
 
-def _first_layer(model: bp.Sequential) -> str:
-    layers = [layer for layer in model.layers if type(layer).__name__ != "Dropout"]
-    return type(layers[0]).__name__ if layers else ""
-
-
-def _input(graph: GraphBuilder, model: bp.Sequential, shape: list[int], scale: float) -> str:
-    """The model's preprocessing on the graph input ``pixels``; returns the scaled tensor."""
-    if _first_layer(model) in IMAGE_INPUT:  # (N, C, H, W); an (H, W) image has one channel
-        target = [0, 1, *shape] if len(shape) == 2 else [0, *shape]  # 0: keep N
-        x = graph.node("Reshape", ["pixels", graph.constant("image_shape", target)], "images")
-    else:
-        if model.linears and model.linears[0] is model.layers[0]:
-            features = math.prod(shape)
-            if features != model.in_features:
-                raise ExportError(
-                    f"image_shape {shape} has {features} pixels, "
-                    f"the model takes {model.in_features} features"
-                )
+def _input(graph: GraphBuilder, sample: tuple[int, ...], scale: float) -> str:
+    """The model's preprocessing on the graph input ``pixels``: reshaped to the per-sample
+    ``sample`` shape the model takes (flat features, or ``(C, H, W)`` images), then scaled."""
+    if len(sample) == 1:
         x = graph.node("Flatten", ["pixels"], "features", axis=1)
+    else:  # 0: keep N
+        x = graph.node("Reshape", ["pixels", graph.constant("image_shape", [0, *sample])], "images")
     return graph.node("Mul", [x, graph.constant("pixel_scale", scale)], "scaled")
 
 
@@ -109,11 +98,15 @@ def to_onnx(
     shape, scale = _preprocessing(model, image_shape, pixel_scale)
     graph = GraphBuilder()
     graph.name("pixels")
-    x = _input(graph, model, shape, scale)
+    try:
+        sample = model_input_shape(model, shape)
+        classes = model.output_shape(sample)[-1]
+    except ValueError as e:
+        raise ExportError(f"image_shape {shape} does not fit the model: {e}") from None
+    x = _input(graph, sample, scale)
     out = convert(model, graph, x, "model")
     logits = graph.node("Identity", [out], "logits")  # the output's fixed name (no-op in ORT)
     probabilities = _probabilities(graph, model, logits)
-    classes = model.out_features if model.linears else "classes"
     onnx_graph = helper.make_graph(
         graph.nodes, "bareprop", [float_input("pixels", ["N", *shape])],
         [float_input(logits, ["N", classes]), float_input(probabilities, ["N", classes])],

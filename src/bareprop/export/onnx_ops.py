@@ -69,8 +69,6 @@ class GraphBuilder:
 
 Converter = Callable[[Any, GraphBuilder, str, str], str]
 CONVERTERS: dict[str, Converter] = {}
-# Layers that take images (N, C, H, W): a model that starts with one gets its pixels as such.
-IMAGE_INPUT = {"Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d"}
 
 
 def register(*type_names: str) -> Callable[[Converter], Converter]:
