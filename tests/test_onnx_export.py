@@ -62,7 +62,25 @@ def test_cli_export_matches_bareprop_on_mnist_test_set(
     model = bp.load(path)
     x = scaled(images)
     np.testing.assert_allclose(logits, model.forward(x), rtol=0, atol=1e-5)
-    np.testing.assert_allclose(proba, softmax(ours), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(proba, bp.predict_proba(model, x), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(logits.argmax(axis=1), bp.predict(model, x))
+    assert main(["evaluate", str(path)]) == 0
+    printed = re.search(r"test accuracy: ([\d.]+)%", capsys.readouterr().out)
+    assert printed is not None
+    assert f"{100 * np.mean(logits.argmax(axis=1) == labels):.2f}" == printed.group(1)
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(meta["classes"]) == [str(c) for c in range(10)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_bareprop_layer(dtype: Any) -> None:
+    rng = np.random.default_rng(1)
+    model = bp.Sequential([
+        bp.Linear(784, 32, rng=rng, dtype=dtype), bp.LeakyReLU(0.1), bp.Dropout(0.3, rng=rng),
+        bp.Sequential([bp.Linear(32, 16, rng=rng, dtype=dtype), bp.Tanh()]),
+        bp.Linear(16, 16, rng=rng, dtype=dtype), bp.ReLU(),
+        bp.Linear(16, 10, rng=rng, dtype=dtype), bp.Sigmoid(),
+    ]).eval()  # fmt: skip
     model.metadata = {"preprocessing": PRE}
     images = rng.integers(0, 256, (64, 28, 28)).astype(np.uint8)
     logits, proba = run_onnx(to_onnx(model), images)
@@ -119,8 +137,8 @@ def test_cli_refusal_is_one_line_exit_2_and_no_file(
 
 
 def test_bareprops_own_conv_pool_norm_layers_export() -> None:
-    """The real layers, not stand-ins: every image layer with its running statistics set away
-    from 0 and 1, in eval mode, against bareprop's own forward pass."""
+    """The real layers: every image layer with its running statistics and norm parameters set
+    away from 0 and 1, in eval mode, against bareprop's own forward pass."""
     rng = np.random.default_rng(3)
     model = bp.Sequential([
         bp.Conv2d(1, 4, 3, padding=1, rng=rng), bp.BatchNorm2d(4), bp.ReLU(), bp.MaxPool2d(2),
@@ -135,5 +153,4 @@ def test_bareprops_own_conv_pool_norm_layers_export() -> None:
     logits, proba = run_onnx(to_onnx(model), pixels)
     ours = model.forward((pixels / np.float32(255)).reshape(16, 1, 28, 28))
     np.testing.assert_allclose(logits, ours, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(proba, bp.predict_proba(model, pixels.reshape(16, 1, 28, 28) / 255),
-                               rtol=1e-5, atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(proba, softmax(ours), rtol=1e-5, atol=1e-6)
