@@ -1,0 +1,102 @@
+"""CNNs through the whole tool: bareprop train --model cnn / cnn-bn / --model-file, then
+evaluate, predict, resume and replay; bad model files get one clear line.
+
+Runs are tiny (300 images of 28x28, one or two epochs) so that CI stays quick; the long
+trainings that reach the accuracy targets are in BENCHMARKS.md and marked slow here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bareprop as bp
+from bareprop.cli import main
+from bareprop.train.config import TrainConfig
+from bareprop.train.run import train_run
+
+SMALL = ["--epochs", "2", "--batch-size", "32", "--no-plots", "--quiet"]
+
+
+def test_train_cnn_writes_a_model_that_evaluates_and_predicts(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--model", "cnn", "--data-dir", str(tiny_data), "--out", str(out),
+                 *SMALL]) == 0  # fmt: skip
+    accuracy = float(capsys.readouterr().out.split("test accuracy: ")[1].split("%")[0])
+    assert accuracy > 50  # a bar whose row tells the class: easy for a CNN in 2 epochs
+    model = bp.load(out / "model.npz")
+    assert any(isinstance(layer, bp.Conv2d) for layer in model.flat())
+    assert main(["evaluate", str(out / "model.npz"), "--data-dir", str(tiny_data)]) == 0
+    assert f"{accuracy:.2f}%" in capsys.readouterr().out
+
+
+def test_cnn_bn_keeps_its_running_statistics_in_the_model_file(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--model", "cnn-bn", "--data-dir", str(tiny_data), "--out", str(out),
+                 *SMALL]) == 0  # fmt: skip
+    model = bp.load(out / "model.npz")
+    means = [b for name, b in model.named_buffers() if name.endswith("running_mean")]
+    assert len(means) == 3 and all(m.any() for m in means)  # they moved during training
+
+
+def test_model_file_trains_the_network_it_lists(tiny_data: Path, tmp_path: Path) -> None:
+    spec = Path(__file__).parents[1] / "examples" / "cnn.toml"
+    config = TrainConfig(model_file=str(spec), epochs=1, batch_size=32, data_dir=str(tiny_data))
+    result = train_run(config, verbose=0)
+    assert [type(layer).__name__ for layer in result.model.flat()][:3] == [
+        "Conv2d", "ReLU", "MaxPool2d"]  # fmt: skip
+    assert result.model.get_config()["layers"][0]["dtype"] == "float32"
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ('[[layers]]\ntype = "Convolution"\n', "unknown layer type 'Convolution'"),
+        ('[[layers]]\ntype = "Conv2d"\nin_channels = 1\nout_channels = 4\nkernel_size = 30\n',
+         "larger than its padded input"),
+        ('[[layers]]\ntype = "Conv2d"\nin_channels = 1\nout_channels = 4\nkernel_size = 3\n'
+         'padding = -1\n', "padding"),
+        ('[[layers]]\ntype = "Linear"\nin_features = 10\nout_features = 10\n',
+         "takes inputs of 10 features"),
+        ("layers = 3\n", "needs a non-empty list [[layers]]"),
+        ("[[layers\n", "not valid TOML"),
+    ],
+)  # fmt: skip
+def test_a_bad_model_file_is_one_line_and_no_run_folder(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], layers: str,
+    message: str,
+) -> None:  # fmt: skip
+    spec = tmp_path / "net.toml"
+    spec.write_text(layers)
+    out = tmp_path / "run"
+    code = main(["train", "--model-file", str(spec), "--data-dir", str(tiny_data),
+                 "--out", str(out), *SMALL])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not out.exists()
+
+
+def test_a_cnn_model_file_round_trips_and_predicts_an_image(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("PIL")
+    from PIL import Image
+
+    out = tmp_path / "run"
+    assert main(["train", "--model", "cnn", "--data-dir", str(tiny_data), "--out", str(out),
+                 "--epochs", "1", "--batch-size", "32", "--no-plots", "--quiet"]) == 0  # fmt: skip
+    image = np.full((28, 28), 255, np.uint8)
+    image[6:8, 4:24] = 0  # dark bar on light: inverted like a drawn digit
+    Image.fromarray(image).save(tmp_path / "bar.png")
+    capsys.readouterr()
+    assert main(["predict", str(out / "model.npz"), str(tmp_path / "bar.png")]) in (0, 2)
+    assert "bar.png" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["model"] == "cnn"
