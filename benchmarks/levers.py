@@ -42,7 +42,7 @@ def worker(variant: str, config: str, steps: int) -> float:
         if variant != "before":  # the code of today, some levers switched off
             from bareprop.bench.contenders import without_fusion
             from bareprop.fast import kernels as _kernels
-            from bareprop.optim import optimizers
+            from bareprop.optim import optimizer as optimizers
 
             _kernels.use(variant in ("+ numba", "+ fused Linear+ReLU"))
             if variant == "+ buffers, no dx":

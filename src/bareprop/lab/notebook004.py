@@ -18,7 +18,7 @@ from bareprop.nn import ACTIVATIONS, Layer, Linear, Parameter
 from bareprop.nn.init import get_initializer
 from bareprop.nn.losses import SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
-from bareprop.optim.optimizers import SGD, Optimizer
+from bareprop.optim import SGD, Optimizer
 
 
 class ScalarMomentAdam(Optimizer):

@@ -30,7 +30,7 @@ import numpy as np
 from bareprop.errors import BarepropError, ModelFileError
 from bareprop.files.model_file import MALFORMED, _inspect_archive, atomic_write
 from bareprop.nn import Layer
-from bareprop.optim.optimizers import Optimizer
+from bareprop.optim import Optimizer
 from bareprop.train.state import FitState
 
 FORMAT = "bareprop-checkpoint"

@@ -17,7 +17,7 @@ from bareprop.fast.plan import fast_training, fused_relus, reused_buffers
 from bareprop.nn import Layer, Sigmoid
 from bareprop.nn.losses import Loss, softmax
 from bareprop.nn.sequential import Sequential
-from bareprop.optim.optimizers import Optimizer
+from bareprop.optim import Optimizer
 from bareprop.optim.schedules import Schedule, get_schedule
 from bareprop.train.doctor import Doctor
 from bareprop.train.doctor import TrainingDiverged as TrainingDiverged  # re-exported

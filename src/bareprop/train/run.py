@@ -21,7 +21,7 @@ from bareprop.data.mnist import PIXEL_SCALE, load_mnist, preprocess
 from bareprop.files.model_file import atomic_write, save
 from bareprop.nn.losses import LOSSES, Loss
 from bareprop.nn.sequential import Sequential, build_mlp
-from bareprop.optim.optimizers import OPTIMIZERS, Optimizer
+from bareprop.optim import OPTIMIZERS, Optimizer
 from bareprop.train.checkpoint import FILENAME as CHECKPOINT
 from bareprop.train.checkpoint import Checkpoint, restore, save_checkpoint
 from bareprop.train.config import TrainConfig
