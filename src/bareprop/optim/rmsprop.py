@@ -18,9 +18,9 @@ class RMSprop(Optimizer):
     v = alpha * v + (1 - alpha) * g^2
     b = momentum * b + g / (sqrt(v) + eps);  p = p - lr * b     if momentum > 0
     p = p - lr * g / (sqrt(v) + eps)                            otherwise
-    """
 
-    _state_names = ("v", "buffers")
+    State per parameter: ``v`` and, with momentum, ``momentum_buffer`` (``b``), both from zero.
+    """
 
     def __init__(
         self,
@@ -40,24 +40,22 @@ class RMSprop(Optimizer):
         self.eps = float(eps)
         self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
-        self.v = self._zeros_state("v")
-        self.buffers = self._zeros_state("buffers")
 
     def step(self) -> None:
-        for p, g, v, b, t, d in self._groups(("v", "buffers"), n_temps=2):
+        for p, state in zip(self.params, self.state, strict=True):
+            if "v" not in state:
+                state["v"] = np.zeros_like(p.data)
+            if self.momentum and "momentum_buffer" not in state:
+                state["momentum_buffer"] = np.zeros_like(p.data)
+            g, v = p.grad, state["v"]
             if self.weight_decay:
-                g = np.add(g, np.multiply(p, self.weight_decay, out=t), out=t)
-            v *= self.alpha
-            d = np.multiply(g, g, out=d)
-            d *= 1 - self.alpha
-            v += d
-            denom = np.sqrt(v, out=d)
-            denom += self.eps
-            scaled = np.divide(g, denom, out=d)
+                g = g + self.weight_decay * p.data
+            v[...] = self.alpha * v + (1 - self.alpha) * (g * g)
+            scaled = g / (np.sqrt(v) + self.eps)
             if self.momentum:
-                b *= self.momentum
-                b += scaled
-                p -= np.multiply(b, self.lr, out=d)
+                b = state["momentum_buffer"]
+                b[...] = self.momentum * b + scaled
+                p.data -= self.lr * b
             else:
-                p -= np.multiply(scaled, self.lr, out=d)
+                p.data -= self.lr * scaled
         self.steps += 1

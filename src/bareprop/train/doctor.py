@@ -19,10 +19,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bareprop.errors import BarepropError
-from bareprop.fast import kernels as _kernels
 from bareprop.nn import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 
 PROBE_SIZE = 256  # samples used for the activation statistics, always the first ones of x
@@ -36,7 +37,9 @@ HINT = "try a lower learning rate (a tenth of it, say) or --dtype float64"
 
 
 def _layers(model: Layer) -> list[Layer]:
-    return list(getattr(model, "layers", [model]))
+    """The layers in the order they run, nested Sequentials opened up (as the plan sees them)."""
+    flat = getattr(model, "flat", None)
+    return list(flat()) if callable(flat) else [model]
 
 
 def _norm(a: np.ndarray) -> float:
@@ -51,10 +54,19 @@ class Doctor:
         model: the model being trained.
         x: the training features ``(N, in_features)``; the first :data:`PROBE_SIZE` rows
             are the probe batch for the activation statistics.
+        all_finite: ``a -> bool``, whether an array is all finite (``fit`` passes its plan's
+            compiled one).
     """
 
-    def __init__(self, model: Layer, x: np.ndarray) -> None:
+    def __init__(
+        self,
+        model: Layer,
+        x: np.ndarray,
+        *,
+        all_finite: Callable[[np.ndarray], bool] = lambda a: bool(np.isfinite(a).all()),
+    ) -> None:
         self.model = model
+        self.all_finite = all_finite
         self.layers = _layers(model)
         self.linears = [(i, m) for i, m in enumerate(self.layers) if isinstance(m, Linear)]
         self.probe = x[:PROBE_SIZE]
@@ -82,7 +94,7 @@ class Doctor:
         Called before ``optimizer.step()``, so the weights have not seen the bad gradient.
         """
         for _, layer in self.linears:
-            if not _kernels.all_finite(layer.bias.grad):
+            if not self.all_finite(layer.bias.grad):
                 break
         else:
             return
@@ -117,7 +129,7 @@ class Doctor:
     def _activation_stats(self) -> dict[str, float]:
         """Dead ReLUs and saturated sigmoid/tanh units on the probe batch, in eval mode."""
         stats: dict[str, float] = {}
-        if not len(self.probe):
+        if not len(self.probe) or not self.linears:
             return stats
         was_training = self.model.training
         self.model.eval()

@@ -1,9 +1,10 @@
 """The training loop: ``fit``.
 
 ``fit`` reads top to bottom: shuffle the indices, slice a batch, forward, loss, backward,
-step, record. It returns a history, a dict of per-epoch lists. The helpers below do the
-rest: the argument checks (all before the first step), the bookkeeping of an epoch, and
-resuming.
+step, record. It returns a history, a dict of per-epoch lists. Its steps run through a
+:class:`~bareprop.fast.plan.Plan` (the same numbers as the layers' own ``forward`` and
+``backward``, with fewer passes over memory); the helpers below do the rest: the argument
+checks (all before the first step), the bookkeeping of an epoch, and resuming.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bareprop.fast.plan import fast_training
+from bareprop.fast.plan import Plan
 from bareprop.nn import Layer
 from bareprop.nn.losses import Loss
 from bareprop.optim import Optimizer
@@ -104,12 +105,12 @@ def fit(
     run = _checked(model, x, y, loss, optimizer, epochs, batch_size, validation_data, rng,
                    lr_schedule, callbacks, state)  # fmt: skip
     state = run.state
-    doctor = Doctor(model, run.x)
-    x_batch = np.empty((min(batch_size, len(run.x)), *run.x.shape[1:]), run.x.dtype)
+    plan = Plan(model, loss, optimizer)
+    doctor = Doctor(model, run.x, all_finite=plan.all_finite)
     reporter = _reporter(verbose, epochs, run.steps_per_epoch)
     base_lr = state.base_lr = optimizer.lr if state.base_lr is None else state.base_lr
     try:
-        with deferred_sigint() as stop, fast_training(model):
+        with deferred_sigint() as stop:
             for epoch in range(state.epoch, epochs):
                 start_time = time.perf_counter() - state.seconds
                 model.train()
@@ -118,18 +119,17 @@ def fit(
                 reporter.start_epoch(epoch, completed=state.batch)  # resumed mid-epoch: > 0
                 for start in range(state.batch * batch_size, len(order), batch_size):
                     idx = order[start : start + batch_size]
-                    xb = np.take(run.x, idx, axis=0, out=x_batch[: len(idx)], mode="clip")
-                    yb = run.y[idx]
-                    out = model.forward(xb)
-                    batch_loss = loss.forward(out, yb)
+                    xb, yb = plan.take(run.x, idx), run.y[idx]
+                    out = plan.forward(xb)
+                    batch_loss = plan.loss_forward(out, yb)
                     if not math.isfinite(batch_loss):
                         doctor.check_loss(batch_loss, epoch, state.step, xb)
-                    model.backward(loss.backward())
+                    plan.backward()
                     doctor.check_gradients(epoch, state.step)  # before the step: weights stay
                     if start + batch_size >= len(order):
                         doctor.before_last_step()
                     optimizer.lr = base_lr * run.schedule(state.step, run.total_steps)
-                    optimizer.step()
+                    plan.step()
                     _record_step(state, loss, batch_loss, len(idx), out, yb)
                     reporter.advance()
                     if stop.requested and start + batch_size < len(order):  # Ctrl-C

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.fast.plan import fused_relus, reused_buffers
+from bareprop.fast.plan import Plan
 from bareprop.nn import Layer, Sigmoid
 from bareprop.nn.losses import Loss, softmax
 from bareprop.validation import check_features, check_labels, check_positive
@@ -49,17 +49,16 @@ def _check_samples(arr: np.ndarray, name: str, shape: tuple[int, ...] | None) ->
 
 
 def outputs(model: Layer, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """The model's outputs for all of ``x``, in eval mode, batch by batch."""
+    """The model's outputs for all of ``x``, in eval mode, batch by batch (through a
+    :class:`~bareprop.fast.plan.Plan`: buffers allocated once, Linear+ReLU fused)."""
     check_positive(batch_size, "batch_size", integer=True)
     x, n_classes = check_inputs(model, x)
     was_training = model.training
     model.eval()
     try:
-        flat = getattr(model, "flat", None)
-        layers = flat() if callable(flat) else [model]
-        with reused_buffers(layers), fused_relus(layers):  # allocate once; fewer passes
-            starts = range(0, len(x), batch_size)
-            chunks = [model.forward(x[i : i + batch_size]).copy() for i in starts]
+        plan = Plan(model)
+        starts = range(0, len(x), batch_size)
+        chunks = [plan.forward(x[i : i + batch_size]).copy() for i in starts]
     finally:
         if was_training:
             model.train()
