@@ -203,6 +203,10 @@ def _checked(
         raise ValueError("x is empty: there is nothing to train on")
     _check_parts(model, loss, optimizer)
     validation = None if validation_data is None else _checked_validation(model, validation_data)
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence):
+        raise TypeError(f"callbacks must be a list of objects, got {type(callbacks).__name__}")
+    if state is not None and not isinstance(state, FitState):
+        raise TypeError(f"state must be a FitState or None, got {type(state).__name__}")
     state = FitState() if state is None else state
     for key in HISTORY_KEYS:
         state.history.setdefault(key, [])
