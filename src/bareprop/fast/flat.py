@@ -35,7 +35,7 @@ class FlatState:
 
     def __init__(self, optimizer: Optimizer, names: tuple[str, ...], lazy: bool = False) -> None:
         params, states = optimizer.params, optimizer.state
-        self.optimizer, self.names = optimizer, names
+        self.names = names  # (no reference to the optimizer: it is the key of _packed)
         self.data, self.grad = _pack([p.data for p in params]), _pack([p.grad for p in params])
         self.views = {"data": _views(self.data, params), "grad": _views(self.grad, params)}
         for p, data, grad in zip(params, self.views["data"], self.views["grad"], strict=True):
@@ -52,25 +52,25 @@ class FlatState:
                 self.state[name] = _pack(present)  # type: ignore[arg-type]  # none is None
             self.views[name] = _views(self.state[name], params)
             if name not in self.unbound:
-                self.bind(name)
+                self.bind(optimizer, name)
         self.temps: list[np.ndarray] = []
 
-    def bind(self, name: str) -> None:
+    def bind(self, optimizer: Optimizer, name: str) -> None:
         """Make ``optimizer.state[i][name]`` the views of the flat buffer of ``name``."""
-        for state, view in zip(self.optimizer.state, self.views[name], strict=True):
+        for state, view in zip(optimizer.state, self.views[name], strict=True):
             state[name] = view
         self.unbound.discard(name)
 
-    def is_current(self) -> bool:
+    def is_current(self, optimizer: Optimizer) -> bool:
         """Whether every array is still the view made here (nobody rebound one since)."""
-        params, views = self.optimizer.params, self.views
+        params, views = optimizer.params, self.views
         # Plain loops: this runs before every step.
         for p, data, grad in zip(params, views["data"], views["grad"], strict=True):
             if p.data is not data or p.grad is not grad:
                 return False
         for name in self.names:
             bound = name not in self.unbound
-            for state, view in zip(self.optimizer.state, views[name], strict=True):
+            for state, view in zip(optimizer.state, views[name], strict=True):
                 a = state.get(name)
                 if (a is view) != bound or (a is not None and not bound):
                     return False
@@ -124,7 +124,7 @@ def _packable(optimizer: Optimizer) -> bool:
 def _current(optimizer: Optimizer, names: tuple[str, ...], lazy: bool = False) -> FlatState:
     """The packing of ``optimizer``: the last one if nothing was rebound since, else a new one."""
     packed = _packed.get(optimizer)
-    if packed is None or packed.names != names or not packed.is_current():
+    if packed is None or packed.names != names or not packed.is_current(optimizer):
         packed = _packed[optimizer] = FlatState(optimizer, names, lazy)
     return packed
 
@@ -152,7 +152,7 @@ def _sgd(opt: SGD, flat: FlatState) -> None:
             g = np.add(g, np.multiply(b, opt.momentum, out=u), out=u) if opt.nesterov else b
         p -= np.multiply(g, opt.lr, out=u)
     if first:
-        flat.bind("momentum_buffer")
+        flat.bind(opt, "momentum_buffer")
     opt.steps += 1
 
 
