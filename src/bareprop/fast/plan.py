@@ -66,8 +66,6 @@ class Scratch:
 class LayerOp:
     """A layer the plan does not know: its own ``forward`` and ``backward``."""
 
-    name = "layer"
-
     def __init__(self, layer: Layer) -> None:
         self.layer = layer
         self.name = type(layer).__name__
@@ -196,6 +194,8 @@ class Plan:
         return x
 
     def loss_forward(self, out: np.ndarray, target: np.ndarray) -> float:
+        """The loss of ``out``; ``target`` must be checked already (``fit`` checks all of y
+        once: the compiled loss reads ``out[i, target[i]]`` without a bounds check)."""
         assert self.loss is not None, "a plan built without a loss"
         return self.loss.forward(out, target)
 
