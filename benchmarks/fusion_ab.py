@@ -2,9 +2,10 @@
 
 A lever worth a few percent drowns in the noise of a shared machine when each variant runs in
 its own process minutes apart (see ``levers.py``). Here the variants take turns, run after
-run, in one process (they share NumPy's one BLAS, so nothing thrashes): ``fit`` with
-:func:`bareprop.fast.plan.fused_relus` as usual, and with it replaced by a no-op, each with the
-compiled loops and with NumPy only. The saving is the median of the paired differences.
+run, in one process (they share NumPy's one BLAS, so nothing thrashes): ``fit`` with its plan
+fusing each Linear and ReLU as usual, and with the fusion switched off
+(:func:`bareprop.fast.plan.use_fusion`), each with the compiled loops and with NumPy only.
+The saving is the median of the paired differences.
 
     python benchmarks/fusion_ab.py [--rounds 12] [--steps 150]
 """

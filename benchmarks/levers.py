@@ -4,9 +4,9 @@ Variants, each measured in its own process, in interleaved rounds (medians, min-
 
 * ``before``: the code before the speed work (``git archive BEFORE src``, default the parent
   of the first speed commit), run from a temporary copy;
-* ``+ buffers, no dx``: today's code with NumPy only and per-parameter optimiser steps, i.e.
-  reused layer buffers, the first layer's unused input gradient skipped, the batch taken
-  into a buffer, the fused softmax-CE gradient with 1/N folded in;
+* ``+ buffers, no dx``: today's code with NumPy only and the optimiser's own (textbook,
+  per-parameter) step, i.e. reused layer buffers, the first layer's unused input gradient
+  skipped, the batch taken into a buffer, the fused softmax-CE gradient with 1/N folded in;
 * ``+ flat parameters``: one flat buffer for all weights / gradients / moments;
 * ``+ numba``: the compiled loops (if numba is installed): the one-pass optimiser step, ReLU,
   the softmax-CE pieces around NumPy's exp and log, the finite check of the gradients;
@@ -42,11 +42,11 @@ def worker(variant: str, config: str, steps: int) -> float:
         if variant != "before":  # the code of today, some levers switched off
             from bareprop.bench.contenders import without_fusion
             from bareprop.fast import kernels as _kernels
-            from bareprop.optim import optimizers
+            from bareprop.fast import plan
 
             _kernels.use(variant in ("+ numba", "+ fused Linear+ReLU"))
-            if variant == "+ buffers, no dx":
-                optimizers._pack = lambda params: None
+            if variant == "+ buffers, no dx":  # the optimiser's own per-parameter step
+                plan.flat_step = lambda optimizer: optimizer.step
             if variant != "+ fused Linear+ReLU":
                 levers.enter_context(without_fusion())
         return _time_fit(config, steps)

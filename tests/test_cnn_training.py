@@ -64,7 +64,7 @@ def test_model_file_trains_the_network_it_lists(tiny_data: Path, tmp_path: Path)
         ('[[layers]]\ntype = "Conv2d"\nin_channels = 1\nout_channels = 4\nkernel_size = 3\n'
          'padding = -1\n', "padding"),
         ('[[layers]]\ntype = "Linear"\nin_features = 10\nout_features = 10\n',
-         "takes inputs of 10 features"),
+         "the model takes 10 features, images of (28, 28) have 784 pixels"),
         ("layers = 3\n", "needs a non-empty list [[layers]]"),
         ("[[layers\n", "not valid TOML"),
     ],

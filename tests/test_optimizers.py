@@ -5,12 +5,15 @@ One parameter p = [1, -2] with gradient g = [0.5, 0.25] (the same gradient at ev
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 import bareprop as bp
+from bareprop.lab.notebook004 import ScalarMomentAdam
+from bareprop.train.checkpoint import _join_optimizer, _split_optimizer
 
 
 def _param() -> bp.Parameter:
@@ -147,3 +150,123 @@ def test_state_dict_round_trip_continues_identically() -> None:
 def test_bad_hyper_parameters_are_named(make: object, message: str) -> None:
     with pytest.raises((ValueError, TypeError), match=message):
         make([_param()])  # type: ignore[operator]
+
+
+# -- state: one dict per parameter, saved and restored whole ----------------------------------
+
+FACTORIES = {
+    "sgd": lambda p: bp.SGD(p, lr=0.1),
+    "sgd-momentum": lambda p: bp.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.01),
+    "sgd-nesterov": lambda p: bp.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+    "adam": lambda p: bp.Adam(p, lr=0.01, weight_decay=0.1),
+    "adamw": lambda p: bp.AdamW(p, lr=0.01, betas=(0.8, 0.99)),
+    "rmsprop": lambda p: bp.RMSprop(p, lr=0.01),
+    "rmsprop-momentum": lambda p: bp.RMSprop(p, lr=0.01, momentum=0.5, weight_decay=0.1),
+    "scalar-moment-adam": lambda p: ScalarMomentAdam(p, p[::2], lr=0.01),
+}
+
+
+def _params(seed: int = 0) -> list[bp.Parameter]:
+    rng = np.random.default_rng(seed)
+    return [bp.Parameter(rng.standard_normal(shape).astype(np.float32)) for shape in SHAPES]
+
+
+SHAPES = [(3, 2), (2,), (2, 4), (4,)]
+
+
+def _random_steps(opt: bp.Optimizer, n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        for p in opt.params:
+            p.grad[...] = rng.standard_normal(p.grad.shape)
+        opt.step()
+
+
+def _through_a_checkpoint(state: dict[str, object]) -> dict[str, object]:
+    """The state as a checkpoint stores it: a JSON part and named arrays, then joined again."""
+    plain, arrays = _split_optimizer(state)
+    return _join_optimizer(json.loads(json.dumps(plain)), arrays)
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_state_round_trips_and_the_restored_optimizer_steps_identically(name: str) -> None:
+    original = FACTORIES[name](_params())
+    _random_steps(original, 3, seed=1)
+    saved = _through_a_checkpoint(original.state_dict())
+    restored = FACTORIES[name](_params())
+    for p, q in zip(original.params, restored.params, strict=True):
+        q.data[...] = p.data
+    restored.load_state_dict(saved)
+    again = restored.state_dict()
+    assert again.keys() == original.state_dict().keys()
+    for key, value in original.state_dict().items():
+        if isinstance(value, list):
+            for a, b in zip(value, again[key], strict=True):
+                np.testing.assert_array_equal(a, b)
+        else:
+            assert again[key] == value
+    _random_steps(original, 2, seed=2)
+    _random_steps(restored, 2, seed=2)
+    for p, q in zip(original.params, restored.params, strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_scalar_moment_adam_restores_m_and_v() -> None:
+    """Notebook 004's optimiser keeps a scalar ``v`` beside the per-parameter ``m``: a restored
+    one must step exactly as the original (it did not while its state dropped both)."""
+    original = FACTORIES["scalar-moment-adam"](_params())
+    _random_steps(original, 3, seed=1)
+    saved = original.state_dict()
+    assert saved["v"] == original.v != 0 and len(saved["m"]) == len(SHAPES)
+    restored = FACTORIES["scalar-moment-adam"](_params())
+    for p, q in zip(original.params, restored.params, strict=True):
+        q.data[...] = p.data
+    restored.load_state_dict(_through_a_checkpoint(saved))
+    _random_steps(original, 1, seed=2)
+    _random_steps(restored, 1, seed=2)
+    for p, q in zip(original.params, restored.params, strict=True):
+        assert p.data.tobytes() == q.data.tobytes()
+
+
+def _old_layout(opt: bp.Optimizer) -> dict[str, object]:
+    """What ``state_dict()`` returned before per-parameter state: a list per name, ``buffers``
+    for the momentum buffer (``None`` before SGD's first step; always there for RMSprop)."""
+    old: dict[str, object] = {"steps": opt.steps, "lr": opt.lr}
+    if isinstance(opt, bp.SGD):  # None before the first step
+        old["buffers"] = [s["momentum_buffer"].copy() if s else None for s in opt.state]
+        return old
+
+    def get(key: str) -> list[np.ndarray]:  # zeros before the first step
+        pairs = zip(opt.params, opt.state, strict=True)
+        return [s[key].copy() if key in s else np.zeros_like(p.data) for p, s in pairs]
+
+    if isinstance(opt, bp.Adam):
+        old["m"], old["v"] = get("m"), get("v")
+    elif isinstance(opt, bp.RMSprop):
+        old["v"], old["buffers"] = get("v"), get("momentum_buffer")
+    return old
+
+
+@pytest.mark.parametrize("name", [n for n in FACTORIES if n != "scalar-moment-adam"])
+@pytest.mark.parametrize("steps", [0, 3])
+def test_checkpoints_of_the_old_layout_load_and_resume_identically(name: str, steps: int) -> None:
+    original = FACTORIES[name](_params())
+    _random_steps(original, steps, seed=1)
+    old = _old_layout(original)
+    if name.startswith("sgd-") and steps == 0:
+        assert old["buffers"] == [None] * len(SHAPES)  # saved before the first step
+    plain, arrays = _split_optimizer(old)
+    restored = FACTORIES[name](_params())
+    for p, q in zip(original.params, restored.params, strict=True):
+        q.data[...] = p.data
+    restored.load_state_dict(_join_optimizer(json.loads(json.dumps(plain)), arrays))
+    _random_steps(original, 2, seed=2)
+    _random_steps(restored, 2, seed=2)
+    for p, q in zip(original.params, restored.params, strict=True):
+        assert p.data.tobytes() == q.data.tobytes()
+
+
+def test_load_state_dict_names_a_list_of_the_wrong_length() -> None:
+    opt = bp.Adam(_params())
+    with pytest.raises(ValueError, match="optimizer state 'm' must be a list of 4 arrays"):
+        opt.load_state_dict({"steps": 1, "lr": 0.1, "m": [np.zeros(2)]})

@@ -189,3 +189,73 @@ def test_divergence_is_reported() -> None:
             verbose=0,
             rng=np.random.default_rng(0),
         )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"callbacks": "print"}, TypeError, "callbacks must be a list"),
+        ({"callbacks": 3}, TypeError, "callbacks must be a list"),
+        ({"state": {"epoch": 1}}, TypeError, "state must be a FitState"),
+        ({"validation_data": (np.zeros((4, 4)),)}, ValueError, "validation_data must be a pair"),
+        (
+            {"validation_data": (np.zeros((4, 5)), np.zeros(4, int))},
+            ValueError,
+            "validation x has 5 features but the model expects 4",
+        ),
+        (
+            {"validation_data": (np.zeros((4, 4)), np.full(4, 7))},
+            ValueError,
+            "validation y has label 7",
+        ),
+        ({"loss": "mse"}, TypeError, "loss must be a Loss instance"),
+        ({"model": "mlp"}, TypeError, "model must be a Layer"),
+    ],
+)
+def test_fit_checks_every_argument_before_the_first_step(
+    kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
+    model = bp.build_mlp(4, [8], 3, rng=np.random.default_rng(0))
+    before = [p.data.copy() for p in model.parameters()]
+    args: dict[str, object] = {
+        "model": model,
+        "loss": bp.SoftmaxCrossEntropy(),
+        "optimizer": bp.SGD(model.parameters(), lr=0.1),
+        **kwargs,
+    }
+    x, y = np.ones((10, 4), np.float32), np.zeros(10, int)
+    with pytest.raises(error, match=message):
+        bp.fit(args.pop("model"), x, y, verbose=0, **args)  # type: ignore[arg-type]
+    for p, b in zip(model.parameters(), before, strict=True):
+        np.testing.assert_array_equal(p.data, b)
+
+
+class Flatten(bp.Layer):
+    """A layer taking per-sample ``(2, 2)`` inputs: the input shape comes from the contract."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        return dy.reshape(self._shape)
+
+    def input_shape(self) -> tuple[int, ...]:
+        return (2, 2)
+
+    def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (4,)
+
+
+def test_fit_and_predict_take_the_input_shape_the_model_declares() -> None:
+    x, y = _blobs(64)
+    images = x.reshape(64, 2, 2)
+    model = bp.Sequential([Flatten(), bp.Linear(4, 8, rng=np.random.default_rng(0)), bp.ReLU(),
+                           bp.Linear(8, 3, rng=np.random.default_rng(1))])  # fmt: skip
+    opt = bp.Adam(model.parameters(), lr=0.05)
+    history = bp.fit(model, images, y, loss=bp.SoftmaxCrossEntropy(), optimizer=opt, epochs=3,
+                     rng=np.random.default_rng(0), verbose=0)  # fmt: skip
+    assert history["loss"][-1] < history["loss"][0]
+    assert bp.predict(model, images).shape == (64,)
+    with pytest.raises(ValueError, match=r"x must have shape \(N, 2, 2\), got \(64, 4\)"):
+        bp.predict(model, x)

@@ -28,7 +28,7 @@ from bareprop.nn.init import get_initializer
 from bareprop.nn.losses import Loss, MSELoss, SoftmaxCrossEntropy
 from bareprop.nn.models import build_cnn, build_mlp
 from bareprop.nn.sequential import Sequential
-from bareprop.optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from bareprop.optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from bareprop.train.fit import TrainingDiverged, evaluate, fit, predict, predict_proba
 from bareprop.train.state import FitState, TrainingInterrupted
 

@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -86,21 +86,16 @@ def seconds_per_epoch(run_steps: Any, steps: int, batch_size: int) -> float:
 
 @contextlib.contextmanager
 def without_fusion() -> Iterator[None]:
-    """Within the block ``fit`` runs each Linear and ReLU on its own, as it did before
-    :func:`bareprop.fast.plan.fused_relus`: the baseline for measuring what the fusion buys."""
-    from bareprop.fast import plan as model
+    """Within the block ``fit`` runs each Linear and ReLU on its own (the plan's ``fuse``
+    option, see :func:`bareprop.fast.plan.use_fusion`): the baseline for measuring what the
+    fusion buys."""
+    from bareprop.fast import plan
 
-    fused = model.fused_relus
-    model.fused_relus = _one_at_a_time
+    plan.use_fusion(False)
     try:
         yield
     finally:
-        model.fused_relus = fused
-
-
-@contextlib.contextmanager
-def _one_at_a_time(layers: Sequence[Any]) -> Iterator[None]:
-    yield
+        plan.use_fusion(True)
 
 
 # -- training ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from bareprop.check.twins import torch_twin
 from bareprop.errors import BarepropError
 from bareprop.nn.losses import Loss, MSELoss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
-from bareprop.optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from bareprop.optim import SGD, Adam, AdamW, Optimizer, RMSprop
 from bareprop.optim.schedules import get_schedule
 from bareprop.train.config import TrainConfig
 from bareprop.train.fit import fit

@@ -36,24 +36,22 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bareprop.data.mnist import load_mnist, preprocess
+    from bareprop.data.mnist import inputs_for, load_mnist
     from bareprop.files.model_file import load
     from bareprop.train.fit import predict
     from bareprop.train.run import confusion_matrix
 
     model = load(args.model)
     _, (x_test, y_test) = load_mnist(args.data_dir)
-    x = preprocess(x_test, model.dtype)
-    if x.shape[1] != model.in_features:
+    try:
+        x = inputs_for(model, x_test)
+    except ValueError as e:
+        raise ValueError(f"{args.model}: {e}") from None
+    n = model.output_shape(x.shape[1:])[-1]
+    if y_test.max() >= n:
         raise ValueError(
-            f"{args.model}: the model takes {model.in_features} features, the data has {x.shape[1]}"
+            f"{args.model}: the model has {n} classes, the data has label {y_test.max()}"
         )
-    if y_test.max() >= model.out_features:
-        raise ValueError(
-            f"{args.model}: the model has {model.out_features} classes, "
-            f"the data has label {y_test.max()}"
-        )
-    n = model.out_features
     confusion = confusion_matrix(y_test.astype(np.int64), predict(model, x), n)
     precision, recall, support = per_class(confusion)
     console = Console(highlight=False)

@@ -18,21 +18,20 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bareprop.data.mnist import preprocess
+    from bareprop.data.mnist import inputs_for, model_input_shape
     from bareprop.files.model_file import load
     from bareprop.show.images import to_mnist
     from bareprop.train.fit import predict_proba
 
     model = load(args.model)
     shape = model.metadata.get("preprocessing", {}).get("image_shape", [28, 28])
-    if int(np.prod(shape)) != model.in_features:
-        raise ValueError(
-            f"{args.model}: the model takes {model.in_features} features, "
-            f"not {shape[0]}x{shape[1]} images"
-        )
+    try:
+        model_input_shape(model, shape)
+    except ValueError as e:
+        raise ValueError(f"{args.model}: {e}") from None
     images = np.stack([to_mnist(path, size=shape[0]) for path in args.images])
-    probs = predict_proba(model, preprocess(images, model.dtype))
-    classes = model.metadata.get("classes") or [str(c) for c in range(model.out_features)]
+    probs = predict_proba(model, inputs_for(model, images))
+    classes = model.metadata.get("classes") or [str(c) for c in range(probs.shape[1])]
     for path, p in zip(args.images, probs, strict=True):
         best = int(p.argmax())
         print(f"{path}: {classes[best]}  ({100 * p[best]:.1f}%)")

@@ -5,7 +5,16 @@ Core, NumPy only: imports nothing from bareprop but :mod:`bareprop.errors` and
 """
 
 from bareprop.data.idx import read_idx, write_idx
-from bareprop.data.mnist import FILES, bundled_dir, data_folder, find_file, load_mnist, preprocess
+from bareprop.data.mnist import (
+    FILES,
+    bundled_dir,
+    data_folder,
+    find_file,
+    inputs_for,
+    load_mnist,
+    model_input_shape,
+    preprocess,
+)
 from bareprop.data.toy import blobs, circles, moons, spiral, xor
 
 __all__ = [
@@ -15,7 +24,9 @@ __all__ = [
     "circles",
     "data_folder",
     "find_file",
+    "inputs_for",
     "load_mnist",
+    "model_input_shape",
     "moons",
     "preprocess",
     "read_idx",

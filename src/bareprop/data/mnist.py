@@ -116,12 +116,24 @@ def load_mnist(
 PIXEL_SCALE = 1.0 / 255.0
 
 
-def preprocess(images: np.ndarray, dtype: Any) -> np.ndarray:
-    """uint8 images ``(N, rows, cols)`` -> ``(N, rows * cols)`` in [0, 1]."""
+def preprocess(images: np.ndarray, dtype: Any, scale: float = PIXEL_SCALE) -> np.ndarray:
+    """uint8 images ``(N, rows, cols)`` -> ``(N, rows * cols)`` times ``scale`` (in [0, 1])."""
     flat = images.reshape(len(images), -1)
     if flat.dtype == np.uint8:  # a 256-entry table: same values, without a float64 copy
-        return (np.arange(256) * PIXEL_SCALE).astype(dtype)[flat]
-    return (flat * PIXEL_SCALE).astype(dtype)
+        return (np.arange(256) * scale).astype(dtype)[flat]
+    return (flat * scale).astype(dtype)
+
+
+def inputs_for(model: Any, images: np.ndarray) -> np.ndarray:
+    """Images ``(N, rows, cols)`` as ``model`` takes them: scaled by the ``pixel_scale`` its
+    model file recorded (1/255 if none) and shaped by :func:`model_input_shape`.
+
+    Raises:
+        ValueError: the images do not fit the model (e.g. 784 pixels for a 100-feature MLP).
+    """
+    pre = getattr(model, "metadata", {}).get("preprocessing") or {}
+    x = preprocess(images, model.dtype, pre.get("pixel_scale", PIXEL_SCALE))
+    return x.reshape(len(x), *model_input_shape(model, images.shape[1:]))
 
 
 def model_input_shape(model: Any, image_shape: Sequence[int]) -> tuple[int, ...]:

@@ -1,5 +1,6 @@
-"""The fast path: the same maths as the layers, arranged for speed (NumPy only).
+"""The fast path: the same numbers as :mod:`bareprop.nn` and :mod:`bareprop.optim`, sooner.
 
-``fit`` and ``predict`` opt into it; tests prove it equal to the readable layers. Nothing in
-the core imports this package.
+:mod:`~bareprop.fast.plan` runs a model's steps (fused Linear+ReLU, kept buffers),
+:mod:`~bareprop.fast.flat` the optimiser over flat buffers, :mod:`~bareprop.fast.kernels` the
+optional numba loops. ``fit`` and ``predict`` opt in; ``tests/test_speed.py`` proves each equal.
 """

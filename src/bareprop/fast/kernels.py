@@ -5,8 +5,9 @@ and writes whole arrays); its loop makes one. The same goes for the other hot sp
 training step: the optimiser steps, ReLU, a Linear's bias with the ReLU after it (forward) and
 the ReLU's mask with the bias gradient (backward), the softmax cross-entropy around NumPy's own
 ``exp`` and ``log``, and the finite check of the gradients. The NumPy code each loop replaces
-stays as the fallback (in :mod:`bareprop.optim.optimizers` for the steps, in the wrapper below for
-the rest). The loops do the same float operations in the same order, with every scalar in the
+stays as the fallback (in :mod:`bareprop.fast.flat` for the steps, in the wrapper below for
+the rest); the textbook code in :mod:`bareprop.nn` and :mod:`bareprop.optim` is the specification
+both follow. The loops do the same float operations in the same order, with every scalar in the
 arrays' dtype, no ``fastmath`` (so LLVM neither fuses ``a * b + c`` into an FMA nor reorders)
 and ``error_model="numpy"`` (so a division needs no zero check and the loop vectorises): both
 paths give bit-identical results, and ``tests/test_speed.py`` checks it.
@@ -28,11 +29,6 @@ import numpy as np
 
 _compiled: SimpleNamespace | None = None
 _tried = False
-
-
-def enabled() -> bool:
-    """Whether the compiled kernels will be used (numba importable, not switched off)."""
-    return kernels() is not None
 
 
 def kernels() -> SimpleNamespace | None:

@@ -1,8 +1,9 @@
 """The numba loops behind :mod:`bareprop.fast.kernels` (imported only when numba is installed).
 
 Each loop repeats, element by element and in the same order, the NumPy operations it
-replaces: the matching ``step`` in :mod:`bareprop.optim.optimizers`, or the NumPy fallback of its
-wrapper in :mod:`bareprop.fast.kernels`; see there for why the results are bit-identical. Arrays
+replaces: the matching ``step`` in :mod:`bareprop.optim` (and its flat NumPy form in
+:mod:`bareprop.fast.flat`), or the NumPy fallback of its wrapper in
+:mod:`bareprop.fast.kernels`; see there for why the results are bit-identical. Arrays
 are C-contiguous (1-D for the optimiser steps, ReLU and the finite check; (N, K) for the
 rest); scalars have the arrays' dtype.
 """

@@ -1,76 +1,239 @@
-"""The fast path of a training step: reused buffers and Linear+ReLU fusion."""
+"""The fast path: a :class:`Plan` runs a model's steps as its layers would, with fewer passes.
+
+``fit``, ``evaluate`` and ``predict`` build a plan from a model (and, to train, a loss and an
+optimiser) and run every step through it. The layers' own ``forward``/``backward``
+(:mod:`bareprop.nn`) stay the specification; the plan computes the same floats in the same
+order, bit for bit (``tests/test_speed.py``), and only changes where they go and how many
+passes over memory it takes:
+
+* each ``Linear`` followed by a ``ReLU`` runs as one op: the bias and the ReLU in one pass
+  forward, the ReLU's mask and the bias gradient in one pass backward (:func:`use_fusion`);
+* outputs and gradients go into arrays kept across steps; a batch of ``N`` rows gets the
+  first ``N`` rows of the largest, so the short last batch of an epoch allocates nothing;
+* the first layer, if a ``Linear``, skips the input gradient nothing reads (a quarter of the
+  reference MLP's GEMM work);
+* the softmax cross-entropy, the bias+ReLU passes and the finite check of the gradients run
+  as compiled loops (:mod:`bareprop.fast.kernels`, when numba is installed);
+* the optimiser steps all the weights at once over flat buffers (:mod:`bareprop.fast.flat`).
+
+A layer the plan does not know (a user's ``Layer`` subclass, ``Dropout``, ``Sigmoid``, ...)
+runs through its own ``forward``/``backward``; an optimiser it does not know, through its own
+``step()``; a loss other than ``SoftmaxCrossEntropy``, through its own ``forward``/``backward``.
+An array the plan returns is overwritten by its next call: copy what you keep.
+"""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from typing import Any
 
+import numpy as np
+
+from bareprop.fast import kernels
+from bareprop.fast.flat import flat_step
 from bareprop.nn.activations import ReLU
 from bareprop.nn.layer import Layer
 from bareprop.nn.linear import Linear
-from bareprop.nn.sequential import Sequential
+from bareprop.nn.losses import Loss, SoftmaxCrossEntropy
+from bareprop.optim import Optimizer
+
+_fuse = True
 
 
-@contextmanager
-def reused_buffers(layers: Iterable[Layer]) -> Iterator[None]:
-    """Within the block, ``layers`` write outputs and gradients into arrays kept across calls.
+def use_fusion(on: bool) -> None:
+    """Fuse each Linear with the ReLU after it in plans built from now on (the default), or
+    not: the baseline for measuring what the fusion buys (``benchmarks/fusion_ab.py``)."""
+    global _fuse
+    _fuse = bool(on)
 
-    What ``fit`` uses for speed: a training step then allocates nothing. An array a layer
-    returns is overwritten by its next call, so the caller must copy what it keeps. The
-    values are the same as without reuse (the same operations, only the destination differs).
+
+class Scratch:
+    """Arrays kept across steps, by name: a batch of ``N`` rows gets the first ``N`` rows of
+    the largest seen, so a smaller batch allocates nothing."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __call__(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        buf = self._arrays.get(key)
+        if buf is not None and buf.shape == shape and buf.dtype == dtype:
+            return buf  # the usual case, checked first: called a dozen times per step
+        if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] or len(buf) < shape[0]:
+            buf = self._arrays[key] = np.empty(shape, dtype)
+        return buf[: shape[0]]
+
+
+class LayerOp:
+    """A layer the plan does not know: its own ``forward`` and ``backward``."""
+
+    def __init__(self, layer: Layer) -> None:
+        self.layer = layer
+        self.name = type(layer).__name__
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.layer.forward(x)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        return self.layer.backward(dy)
+
+
+class LinearOp:
+    """``Linear.forward``/``backward`` into kept buffers; with ``relu``, also the ReLU after it:
+    ``y = max(x @ W + b, 0)`` forward, ``dz = dy * [y > 0]`` then the Linear's backward."""
+
+    def __init__(self, linear: Linear, *, relu: bool, input_grad: bool = True) -> None:
+        self.weight, self.bias = linear.weight, linear.bias
+        self.relu, self.input_grad = relu, input_grad
+        self.name = "Linear+ReLU" if relu else "Linear"
+        self.buf = Scratch()
+        self.x = self.y = np.empty(0)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, in)
+        w, b = self.weight.data, self.bias.data
+        self.x = x
+        y = np.matmul(x, w, out=self.buf("y", (*x.shape[:-1], w.shape[1]), np.result_type(x, w)))
+        if self.relu:
+            kernels.bias_relu(y, b)  # y = max(y + b, 0), one pass
+        else:
+            y += b
+        self.y = y
+        return y  # (N, out)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:  # dy: (N, out)
+        if self.relu:  # dy is the gradient of the ReLU's output: its mask and the bias gradient
+            mask, dz = self.buf("mask", dy.shape, np.bool_), self.buf("dz", dy.shape, dy.dtype)
+            dy = kernels.relu_bias_backward(dy, self.y, mask, dz, self.bias.grad)
+        else:
+            kernels.column_sums(dy, self.bias.grad)  # dy.sum(axis=0)
+        np.matmul(self.x.T, dy, out=self.weight.grad)  # (in, out)
+        if not self.input_grad:
+            return None  # the first layer: nothing reads dx
+        dx = self.buf("dx", self.x.shape, dy.dtype)
+        return np.matmul(dy, self.weight.data.T, out=dx)  # (N, in)
+
+
+class ReLUOp:
+    """``ReLU.forward``/``backward`` into kept buffers, compiled when numba is there."""
+
+    name = "ReLU"
+
+    def __init__(self) -> None:
+        self.buf = Scratch()
+        self.y = np.empty(0)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.y = kernels.relu(x, self.buf("y", x.shape, x.dtype))  # max(x, 0)
+        return self.y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        mask, dx = self.buf("mask", dy.shape, np.bool_), self.buf("dx", dy.shape, dy.dtype)
+        return kernels.relu_backward(dy, self.y, mask, dx)  # dy * [y > 0]
+
+
+Op = LayerOp | LinearOp | ReLUOp
+
+
+class SoftmaxCrossEntropyOp:
+    """``SoftmaxCrossEntropy.forward``/``backward`` with compiled pieces around NumPy's exp and
+    log. Labels are not checked again: ``fit`` checked all of them once."""
+
+    def __init__(self, loss: SoftmaxCrossEntropy) -> None:
+        self.mean = loss.reduction == "mean"
+        self.exp = self.sums = self.labels = np.empty(0)
+
+    def forward(self, pred: np.ndarray, labels: np.ndarray) -> float:
+        shifted, picked = kernels.shift_rows(pred, labels)  # z - max(z), and z[y] - max(z)
+        self.exp = np.exp(shifted, out=shifted)
+        self.sums = self.exp.sum(axis=1, keepdims=True)
+        self.labels = labels
+        total = np.log(self.sums).sum(dtype=np.float64) - picked.sum(dtype=np.float64)
+        return float(total / len(labels) if self.mean else total)
+
+    def backward(self) -> np.ndarray:
+        scale = 1.0 / len(self.labels) if self.mean else 1.0
+        return kernels.softmax_ce_grad(self.exp, self.sums, self.labels, scale)
+
+
+class Plan:
+    """A model's forward (and, with a loss and an optimiser, its training step), fast.
+
+    Args:
+        model: the model; a Sequential is opened up into its layers (``model.flat()``).
+        loss: the loss to train with (None to predict only).
+        optimizer: the optimiser to step (None to predict only).
+        fuse: fuse Linear+ReLU pairs (default: as :func:`use_fusion` last said).
     """
-    layers = [layer for layer in layers if not layer._reuse]  # nested: the outer block owns those
-    for layer in layers:
-        layer._reuse = True
-    try:
-        yield
-    finally:
-        for layer in layers:
-            layer._reuse = False
-            layer.__dict__.pop("_buffers", None)
+
+    def __init__(
+        self,
+        model: Layer,
+        loss: Loss | None = None,
+        optimizer: Optimizer | None = None,
+        *,
+        fuse: bool | None = None,
+    ) -> None:
+        flat = getattr(model, "flat", None)
+        layers: list[Layer] = flat() if callable(flat) else [model]
+        self.ops = _ops(layers, _fuse if fuse is None else fuse)
+        if self.ops and isinstance(self.ops[0], LinearOp):
+            self.ops[0].input_grad = False
+        self.loss: Loss | SoftmaxCrossEntropyOp | None = loss
+        if type(loss) is SoftmaxCrossEntropy:
+            self.loss = SoftmaxCrossEntropyOp(loss)
+        self.step = _no_optimizer if optimizer is None else flat_step(optimizer)
+        self._batch = Scratch()
+
+    def take(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """``x[idx]``, gathered into a kept buffer."""
+        out = self._batch("x", (len(idx), *x.shape[1:]), x.dtype)
+        return np.take(x, idx, axis=0, out=out, mode="clip")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for op in self.ops:
+            x = op.forward(x)
+        return x
+
+    def loss_forward(self, out: np.ndarray, target: np.ndarray) -> float:
+        """The loss of ``out``; ``target`` must be checked already (``fit`` checks all of y
+        once: the compiled loss reads ``out[i, target[i]]`` without a bounds check)."""
+        assert self.loss is not None, "a plan built without a loss"
+        return self.loss.forward(out, target)
+
+    def loss_backward(self) -> np.ndarray:
+        """The gradient of the last ``loss_forward`` with respect to the model's output."""
+        assert self.loss is not None, "a plan built without a loss"
+        return self.loss.backward()
+
+    def backward(self) -> None:
+        """Backpropagate the gradient of the last ``loss_forward``: every ``.grad`` set."""
+        dy: np.ndarray | None = self.loss_backward()
+        for op in reversed(self.ops):
+            dy = op.backward(dy)  # type: ignore[arg-type]  # None only out of the first op
+
+    @staticmethod
+    def all_finite(a: np.ndarray) -> bool:
+        """``np.isfinite(a).all()``, without the boolean copy when compiled."""
+        return kernels.all_finite(a)
 
 
-@contextmanager
-def fused_relus(layers: Sequence[Layer]) -> Iterator[None]:
-    """Within the block, each Linear followed by a ReLU in ``layers`` computes both.
-
-    Forward, the bias addition and the ReLU become one pass over the Linear's output (which
-    the ReLU then returns as it is); backward, the ReLU's mask and the bias gradient become
-    one pass (the ReLU hands its ``dy`` through). Same float operations, same results: only
-    the passes over memory are fewer. ``layers`` must run in this order, as a Sequential's do.
-    """
-    pairs = [
-        (a, b)
-        for a, b in itertools.pairwise(layers)
-        if isinstance(a, Linear) and type(b) is ReLU and a._relu is None and not b._fused
-    ]
-    for linear, relu in pairs:
-        linear._relu, relu._fused = relu, True
-    try:
-        yield
-    finally:
-        for linear, relu in pairs:
-            linear._relu, relu._fused = None, False
+def _no_optimizer() -> None:
+    raise AssertionError("a plan built without an optimizer")
 
 
-@contextmanager
-def fast_training(model: Layer) -> Iterator[None]:
-    """What ``fit`` runs its steps in: nothing allocated per step, no unused gradient.
-
-    The layers reuse their output buffers (see :func:`~bareprop.fast.plan.reused_buffers`),
-    each Linear computes the ReLU after it in the same pass (see
-    :func:`~bareprop.fast.plan.fused_relus`), and the first layer, if a Linear, skips the input
-    gradient that nothing reads. Everything is restored on exit.
-    """
-    layers = model.flat() if isinstance(model, Sequential) else [model]
-    first = layers[0] if layers and isinstance(layers[0], Linear) else None
-    needed = first.input_grad if first is not None else True
-    with reused_buffers(layers), fused_relus(layers):
-        if first is not None:
-            first.input_grad = False
-        try:
-            yield
-        finally:
-            if first is not None:
-                first.input_grad = needed
+def _ops(layers: list[Layer], fuse: bool) -> list[Op]:
+    """One op per layer, or per Linear+ReLU pair when fusing."""
+    ops: list[Op] = []
+    fused_relus: set[int] = set()
+    for layer, after in itertools.zip_longest(layers, layers[1:]):
+        if id(layer) in fused_relus:
+            continue
+        if type(layer) is Linear:
+            relu = fuse and type(after) is ReLU
+            if relu:
+                fused_relus.add(id(after))
+            ops.append(LinearOp(layer, relu=relu))
+        elif type(layer) is ReLU:
+            ops.append(ReLUOp())
+        else:
+            ops.append(LayerOp(layer))
+    return ops

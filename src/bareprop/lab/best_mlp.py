@@ -18,7 +18,7 @@ from bareprop.lab import notebooks as nb
 from bareprop.lab.presets import Job, scaled_epochs
 from bareprop.nn.losses import SoftmaxCrossEntropy
 from bareprop.nn.models import build_mlp
-from bareprop.optim.optimizers import AdamW
+from bareprop.optim import AdamW
 from bareprop.optim.schedules import cosine
 from bareprop.train.fit import fit
 

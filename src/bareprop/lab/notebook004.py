@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from bareprop.nn import ACTIVATIONS, Layer, Linear, Parameter
 from bareprop.nn.init import get_initializer
 from bareprop.nn.losses import SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
-from bareprop.optim.optimizers import SGD, Optimizer
+from bareprop.optim import SGD, Optimizer
 
 
 class ScalarMomentAdam(Optimizer):
@@ -43,8 +44,9 @@ class ScalarMomentAdam(Optimizer):
         super().__init__(params, lr)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self._weight_ids = {id(w) for w in weights}
-        self.v = 0.0
-        self.m = [np.zeros_like(p.data) for p in self.params]
+        self.v = 0.0  # one scalar for all the weights: not per-parameter state, saved below
+        for p, state in zip(self.params, self.state, strict=True):
+            state["m"] = np.zeros_like(p.data)
 
     def step(self) -> None:
         squares = sum(
@@ -54,11 +56,19 @@ class ScalarMomentAdam(Optimizer):
         )
         self.v = self.beta2 * self.v + (1 - self.beta2) * squares
         scale = self.lr / math.sqrt(self.v + self.eps)
-        for p, m in zip(self.params, self.m, strict=True):
+        for p, state in zip(self.params, self.state, strict=True):
+            m = state["m"]
             m *= self.beta1
             m += (1 - self.beta1) * p.grad
             p.data -= (scale * m).astype(p.data.dtype)
         self.steps += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "v": self.v}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        super().load_state_dict({k: a for k, a in saved.items() if k != "v"})
+        self.v = float(saved["v"])
 
 
 def _nb004_model(

@@ -26,7 +26,7 @@ from bareprop.nn import Linear, ReLU, Sigmoid
 from bareprop.nn.init import get_initializer
 from bareprop.nn.losses import MSELoss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
-from bareprop.optim.optimizers import SGD
+from bareprop.optim import SGD
 
 __all__ = [
     "EpochHook",

@@ -22,7 +22,7 @@ from bareprop.lab.notebook_specs import NOTEBOOKS, NotebookSpec
 from bareprop.lab.trained import FitHook, Recorder
 from bareprop.nn.losses import SoftmaxCrossEntropy
 from bareprop.nn.models import build_mlp
-from bareprop.optim.optimizers import Adam
+from bareprop.optim import Adam
 from bareprop.train.fit import fit
 
 Runner = Callable[[int, nb.EpochHook], nb.Trained]

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.fast import kernels
 from bareprop.nn.layer import Layer, register_layer
 from bareprop.validation import check_range
 
@@ -15,20 +14,12 @@ from bareprop.validation import check_range
 class ReLU(Layer):
     """``y = max(x, 0)``; ``dx = dy * [x > 0]`` (the derivative at 0 is taken as 0, as torch)."""
 
-    # True while :func:`fused_relus` has the Linear before this layer compute it.
-    _fused = False
-
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if self._fused:  # x is already max(x, 0), and self._y is x
-            return x
-        self._y = kernels.relu(x, self._out("y", x.shape, x.dtype))  # np.maximum(x, 0)
+        self._y = np.maximum(x, 0)
         return self._y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        if self._fused:  # the Linear before applies the mask, with its bias gradient
-            return dy
-        mask, dx = self._out("mask", dy.shape, np.bool_), self._out("dx", dy.shape, dy.dtype)
-        return kernels.relu_backward(dy, self._y, mask, dx)  # dy * (y > 0)
+        return dy * (self._y > 0)
 
 
 @register_layer

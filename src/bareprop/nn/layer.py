@@ -51,9 +51,6 @@ class Layer:
     """
 
     training: bool = True
-    # Set by :func:`reused_buffers` (``fit`` does): outputs then go into arrays kept across
-    # calls instead of new ones, so a returned array is only valid until the next call.
-    _reuse: bool = False
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -169,28 +166,16 @@ class Layer:
         """The shapes of ``parameters()`` of the layer ``config`` describes. Model files are
         checked with this before anything is built, so a layer that can say its shapes from
         the config alone overrides it (every built-in layer does); this default builds one."""
+        if cls.parameters is Layer.parameters:  # no parameters of its own
+            return []
         return [p.shape for p in cls.from_config(config).parameters()]
 
     @classmethod
     def buffer_shapes(cls, config: dict[str, Any]) -> list[tuple[int, ...]]:
         """The shapes of ``buffers()`` of the layer ``config`` describes, likewise."""
+        if cls.buffers is Layer.buffers:  # no buffers of its own
+            return []
         return [b.shape for b in cls.from_config(config).buffers()]
-
-    def _out(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray | None:
-        """Where to write a result: ``None`` (a new array) unless buffers are reused.
-
-        A reused buffer keeps the largest batch seen, and a smaller batch gets a view of its
-        first rows, so the short last batch of an epoch allocates nothing.
-        """
-        if not self._reuse:
-            return None
-        buffers: dict[str, np.ndarray] = self.__dict__.setdefault("_buffers", {})
-        buf = buffers.get(key)
-        if buf is not None and buf.shape == shape and buf.dtype == dtype:
-            return buf  # the usual case, checked first: called a dozen times per step
-        if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] or len(buf) < shape[0]:
-            buf = buffers[key] = np.empty(shape, dtype)
-        return buf[: shape[0]]
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

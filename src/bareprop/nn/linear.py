@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.fast import kernels
 from bareprop.nn.init import Initializer, get_initializer
 from bareprop.nn.layer import Layer, Parameter, register_layer
 from bareprop.validation import check_dtype, check_rng
@@ -27,6 +26,9 @@ class Linear(Layer):
     Shapes:
         weight ``(in_features, out_features)`` (torch keeps the transpose), bias
         ``(out_features,)``; x ``(N, in_features)`` -> y ``(N, out_features)``.
+
+    ``fit`` and ``predict`` run this maths through :mod:`bareprop.fast.plan` (fused with the
+    ReLU after it, into kept buffers), which ``tests/test_speed.py`` proves bit-identical.
     """
 
     def __init__(
@@ -50,34 +52,16 @@ class Linear(Layer):
         self.weight = Parameter(np.asarray(w, dtype=self.dtype))
         self.bias = Parameter(np.zeros(self.out_features, dtype=self.dtype))
         self._x: np.ndarray | None = None
-        # False when nothing consumes dx (the first layer, inside ``fit``): backward then
-        # skips the (N, out) @ (out, in) product, a quarter of the reference MLP's GEMM work.
-        self.input_grad = True
-        # The ReLU right after this layer, while :func:`fused_relus` fuses the two.
-        self._relu: Any = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, in)
         self._x = x
-        shape = (*x.shape[:-1], self.out_features)
-        y = np.matmul(x, self.weight.data, out=self._out("y", shape, np.result_type(x, self.dtype)))
-        if self._relu is None:
-            y += self.bias.data
-        else:  # fused: y = max(x @ W + b, 0), the ReLU's output, in one pass over y
-            self._relu._y = kernels.bias_relu(y, self.bias.data)
-        return y  # (N, out)
+        return x @ self.weight.data + self.bias.data  # (N, out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:  # dy: (N, out)
         assert self._x is not None, "backward() called before forward()"
-        if self._relu is None:
-            kernels.column_sums(dy, self.bias.grad)  # (out,): dy summed over the batch
-        else:  # fused: dy is the gradient of the ReLU's output; apply its mask first
-            mask, dz = self._out("mask", dy.shape, np.bool_), self._out("dz", dy.shape, dy.dtype)
-            dy = kernels.relu_bias_backward(dy, self._relu._y, mask, dz, self.bias.grad)
-        np.matmul(self._x.T, dy, out=self.weight.grad)  # (in, out)
-        if not self.input_grad:
-            return None  # type: ignore[return-value]  # see __init__: nobody reads it
-        dx = self._out("dx", self._x.shape, dy.dtype)
-        return np.matmul(dy, self.weight.data.T, out=dx)  # (N, in)
+        self.weight.grad[...] = self._x.T @ dy  # (in, out)
+        self.bias.grad[...] = dy.sum(axis=0)  # (out,)
+        return dy @ self.weight.data.T  # (N, in)
 
     def parameters(self) -> list[Parameter]:
         return [self.weight, self.bias]

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.fast import kernels as _kernels
 from bareprop.validation import check_labels
 
 REDUCTIONS = ("mean", "sum")
@@ -20,12 +19,6 @@ def _check_reduction(reduction: str) -> str:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     return reduction
-
-
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise ``log(softmax(z))``, stable for any finite logits (the row max is subtracted)."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -66,12 +59,12 @@ class SoftmaxCrossEntropy(Loss):
         if pred.ndim != 2:
             raise ValueError(f"pred must be 2-D logits (N, C), got shape {pred.shape}")
         labels = check_labels(target, pred.shape[1], "target", n_samples=pred.shape[0])
-        # z - max(z): exp cannot overflow; picked: z[y] - max(z), the max cancelling out below
-        shifted, picked = _kernels.shift_rows(pred, labels)
-        self._exp = np.exp(shifted, out=shifted)
+        shifted = pred - pred.max(axis=1, keepdims=True)  # exp cannot overflow
+        self._exp = np.exp(shifted)
         self._sums = self._exp.sum(axis=1, keepdims=True)  # >= 1: the max contributes exp(0)
         self._labels = labels
-        # sum_i logsumexp(z_i) - z_i[y_i], in float64
+        # sum_i logsumexp(z_i) - z_i[y_i], in float64 (the max cancels out)
+        picked = shifted[np.arange(len(labels)), labels]
         total = np.log(self._sums).sum(dtype=np.float64) - picked.sum(dtype=np.float64)
         return float(total / len(labels) if self.reduction == "mean" else total)
 
@@ -80,7 +73,9 @@ class SoftmaxCrossEntropy(Loss):
         # log's 1/p cancel, which is why the two are fused instead of chained. The mean's 1/N
         # is folded into the normalisation: one multiply instead of a divide and a divide.
         scale = 1.0 / len(self._labels) if self.reduction == "mean" else 1.0
-        return _kernels.softmax_ce_grad(self._exp, self._sums, self._labels, scale)
+        grad = self._exp * (scale / self._sums)  # softmax(z) / N
+        grad[np.arange(len(self._labels)), self._labels] -= scale  # - onehot(y) / N
+        return grad
 
 
 class MSELoss(Loss):

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.fast.plan import fast_training
 from bareprop.nn.sequential import Sequential
 from bareprop.playground import data as datasets
 from bareprop.playground import views
@@ -158,14 +157,13 @@ class Session:
         """Steps until ``seconds`` have passed or a job waits; the last one measures updates."""
         t, deadline = self.trainer, time.perf_counter() + seconds
         try:
-            with fast_training(t.model):
-                while True:
-                    last = time.perf_counter() >= deadline or not self._jobs.empty()
-                    if last:
-                        t.doctor.before_last_step()  # for the update-to-weight ratio
-                    t.step()
-                    if last:
-                        break
+            while True:
+                last = time.perf_counter() >= deadline or not self._jobs.empty()
+                if last:
+                    t.doctor.before_last_step()  # for the update-to-weight ratio
+                t.step()
+                if last:
+                    break
         except TrainingDiverged as e:
             self.running, self.error = False, str(e)
 

@@ -14,7 +14,7 @@ from typing import Any
 from bareprop.data.toy import TOY_SETS
 from bareprop.nn import ACTIVATIONS
 from bareprop.nn.init import INITIALIZERS
-from bareprop.optim.optimizers import OPTIMIZERS
+from bareprop.optim import OPTIMIZERS
 from bareprop.validation import check_positive, check_range
 
 DATASETS = [*TOY_SETS, "mnist"]

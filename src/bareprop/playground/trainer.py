@@ -1,8 +1,8 @@
 """``fit``'s loop, one step at a time, so the page can play, pause and step it.
 
 The step is ``fit``'s inner loop as it is (shuffled indices, a batch, forward, loss,
-backward, the doctor's checks, the optimiser's step), run in
-:func:`~bareprop.fast.plan.fast_training` like ``fit``. What ``fit`` does once per epoch (the
+backward, the doctor's checks, the optimiser's step), run through a
+:class:`~bareprop.fast.plan.Plan` like ``fit``'s. What ``fit`` does once per epoch (the
 doctor's statistics, evaluation) the playground does when it draws a frame instead.
 """
 
@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from bareprop.fast.plan import Plan
 from bareprop.playground.data import PlayData
 from bareprop.playground.settings import Settings
 from bareprop.train.config import TrainConfig
@@ -42,14 +43,14 @@ class Trainer:
         )
         self.rng = rngs["shuffle"]
         self.batch_size = settings.batch_size
-        self.doctor = Doctor(self.model, data.x_train)
+        self.plan = Plan(self.model, self.loss, self.optimizer)
+        self.doctor = Doctor(self.model, data.x_train, all_finite=self.plan.all_finite)
         self.doctor.start_epoch()
         self.order = self.rng.permutation(len(data.x_train))
         self.pos = 0  # next index into order
         self.epoch = 0
         self.steps = 0
         self.last_index = 0  # the first sample of the last batch (traced after a Step)
-        self._x_batch = np.empty((0, data.x_train.shape[1]), np.float32)
 
     @classmethod
     def from_settings(cls, settings: Settings, data: PlayData) -> Trainer:
@@ -78,16 +79,13 @@ class Trainer:
             self.pos, self.epoch = 0, self.epoch + 1
             self.doctor.start_epoch()
         idx = self.order[self.pos : self.pos + self.batch_size]
-        if len(self._x_batch) < len(idx):
-            self._x_batch = np.empty((self.batch_size, x.shape[1]), x.dtype)
-        xb, yb = np.take(x, idx, axis=0, out=self._x_batch[: len(idx)], mode="clip"), y[idx]
-        out = self.model.forward(xb)
-        batch_loss = self.loss.forward(out, yb)
+        xb, yb = self.plan.take(x, idx), y[idx]
+        batch_loss = self.plan.loss_forward(self.plan.forward(xb), yb)
         if not math.isfinite(batch_loss):
             self.doctor.check_loss(batch_loss, self.epoch, self.steps, xb)
-        self.model.backward(self.loss.backward())
+        self.plan.backward()
         self.doctor.check_gradients(self.epoch, self.steps)  # before the step: weights stay good
-        self.optimizer.step()
+        self.plan.step()
         self.last_index = int(idx[0])
         self.pos += len(idx)
         self.steps += 1

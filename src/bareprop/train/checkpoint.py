@@ -33,7 +33,7 @@ from bareprop.errors import BarepropError, ModelFileError
 from bareprop.files.atomic import atomic_write
 from bareprop.files.model_file import MALFORMED, inspect_archive
 from bareprop.nn import Layer
-from bareprop.optim.optimizers import Optimizer
+from bareprop.optim import Optimizer
 from bareprop.train.state import FitState
 
 FORMAT = "bareprop-checkpoint"

@@ -14,7 +14,7 @@ from typing import Any
 from bareprop.nn import ACTIVATIONS
 from bareprop.nn.init import INITIALIZERS
 from bareprop.nn.losses import LOSSES, REDUCTIONS
-from bareprop.optim.optimizers import OPTIMIZERS
+from bareprop.optim import OPTIMIZERS
 from bareprop.optim.schedules import SCHEDULES
 from bareprop.validation import check_dtype, check_positive, check_range
 

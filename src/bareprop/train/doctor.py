@@ -27,7 +27,6 @@ from collections.abc import Callable
 import numpy as np
 
 from bareprop.errors import BarepropError
-from bareprop.fast import kernels as _kernels
 from bareprop.nn import Layer, Linear, ReLU, Sequential, Sigmoid, Tanh
 
 PROBE_SIZE = 256  # samples used for the activation statistics, always the first ones of x
@@ -71,10 +70,19 @@ class Doctor:
         model: the model being trained.
         x: the training features ``(N, in_features)``; the first :data:`PROBE_SIZE` rows
             are the probe batch for the activation statistics.
+        all_finite: ``a -> bool``, whether an array is all finite (``fit`` passes its plan's
+            compiled one).
     """
 
-    def __init__(self, model: Layer, x: np.ndarray) -> None:
+    def __init__(
+        self,
+        model: Layer,
+        x: np.ndarray,
+        *,
+        all_finite: Callable[[np.ndarray], bool] = lambda a: bool(np.isfinite(a).all()),
+    ) -> None:
         self.model = model
+        self.all_finite = all_finite
         self.layers = _layers(model)
         self.weighted = [(i, m) for i, m in enumerate(self.layers) if m.parameters()]
         self.probe = x[:PROBE_SIZE]
@@ -102,7 +110,7 @@ class Doctor:
         Called before ``optimizer.step()``, so the weights have not seen the bad gradient.
         """
         for _, layer in self.weighted:  # the last parameter: a bias, small and downstream
-            if not _kernels.all_finite(layer.parameters()[-1].grad):
+            if not self.all_finite(layer.parameters()[-1].grad):
                 break
         else:
             return
@@ -138,7 +146,7 @@ class Doctor:
     def _activation_stats(self) -> dict[str, float]:
         """Dead ReLUs and saturated sigmoid/tanh units on the probe batch, in eval mode."""
         stats: dict[str, float] = {}
-        if not len(self.probe):
+        if not len(self.probe) or not self.weighted:
             return stats
         was_training = self.model.training
         self.model.eval()

@@ -1,7 +1,10 @@
-"""The training loop and what goes beside it: ``fit``, ``evaluate``, ``predict``.
+"""The training loop: ``fit``.
 
 ``fit`` reads top to bottom: shuffle the indices, slice a batch, forward, loss, backward,
-step, record. It returns a history, a dict of per-epoch lists.
+step, record. It returns a history, a dict of per-epoch lists. Its steps run through a
+:class:`~bareprop.fast.plan.Plan` (the same numbers as the layers' own ``forward`` and
+``backward``, with fewer passes over memory); the helpers below do the rest: the argument
+checks (all before the first step), the bookkeeping of an epoch, and resuming.
 """
 
 from __future__ import annotations
@@ -9,20 +12,25 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from bareprop.fast.plan import fast_training, fused_relus, reused_buffers
-from bareprop.nn import Layer, Sigmoid
-from bareprop.nn.losses import Loss, softmax
-from bareprop.nn.sequential import Sequential
-from bareprop.optim.optimizers import Optimizer
+from bareprop.fast.plan import Plan
+from bareprop.nn import Layer
+from bareprop.nn.losses import Loss
+from bareprop.optim import Optimizer
 from bareprop.optim.schedules import Schedule, get_schedule
 from bareprop.train.doctor import Doctor
 from bareprop.train.doctor import TrainingDiverged as TrainingDiverged  # re-exported
+from bareprop.train.predict import check_inputs, evaluate
+from bareprop.train.predict import predict as predict  # re-exported
+from bareprop.train.predict import predict_proba as predict_proba  # re-exported
 from bareprop.train.state import FitState, TrainingInterrupted, deferred_sigint
-from bareprop.validation import check_features, check_labels, check_positive, check_rng
+from bareprop.validation import check_labels, check_positive, check_rng
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
 
 class Callback(Protocol):
@@ -31,34 +39,18 @@ class Callback(Protocol):
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None: ...
 
 
-def _n_features(model: Layer) -> int | None:
-    return model.in_features if isinstance(model, Sequential) else None
+@dataclass
+class _Run:
+    """Everything ``fit`` checked, ready to train with."""
 
-
-def _n_classes(model: Layer) -> int:
-    if isinstance(model, Sequential):
-        return model.out_features
-    raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
-
-
-def _check_parts(model: Layer, loss: Any, optimizer: Any) -> None:
-    """The loss and optimiser are instances, and the optimiser updates this model's parameters."""
-    if not isinstance(loss, Loss):
-        raise TypeError(f"loss must be a Loss instance (e.g. SoftmaxCrossEntropy()), got {loss!r}")
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an Optimizer instance (e.g. SGD(...)), got {optimizer}")
-    updated = {id(p) for p in optimizer.params}
-    missing = sum(id(p) not in updated for p in model.parameters())
-    if missing:
-        raise ValueError(
-            f"optimizer does not update {missing} of the model's {len(model.parameters())} "
-            "parameters: build it over model.parameters() of this model"
-        )
-
-
-def _model_dtype(model: Layer) -> np.dtype:
-    params = model.parameters()
-    return params[0].data.dtype if params else np.dtype(np.float32)
+    x: np.ndarray
+    y: np.ndarray
+    validation: tuple[np.ndarray, np.ndarray] | None
+    schedule: Schedule
+    rng: np.random.Generator
+    state: FitState
+    steps_per_epoch: int
+    total_steps: int
 
 
 def fit(
@@ -80,8 +72,8 @@ def fit(
     """Train ``model`` on ``(x, y)`` with shuffled mini-batches.
 
     Args:
-        model: a :class:`Sequential` whose output has one column per class.
-        x: features, shape ``(N, in_features)``; cast to the model's dtype.
+        model: a layer (typically a :class:`Sequential`) whose output has one column per class.
+        x: features, shape ``(N, *model.input_shape())``; cast to the model's dtype.
         y: integer class labels, shape ``(N,)``.
         loss: a :class:`~bareprop.nn.losses.Loss` (e.g. ``SoftmaxCrossEntropy()``).
         optimizer: built over ``model.parameters()``.
@@ -93,7 +85,7 @@ def fit(
         lr_schedule: ``"constant"``, ``"linear"``, ``"cosine"`` or a callable
             ``(step, total_steps) -> factor`` applied to the optimiser's initial ``lr``.
         callbacks: objects whose ``on_epoch_end(epoch, logs)`` is called after each epoch.
-        state: a :class:`~bareprop.train.checkpoint.FitState` to continue from (e.g. read from a
+        state: a :class:`~bareprop.train.state.FitState` to continue from (e.g. read from a
             checkpoint) and to keep up to date, so that a callback can checkpoint it. ``epochs``
             counts from the start of the run, as Keras' ``initial_epoch`` does.
 
@@ -110,90 +102,41 @@ def fit(
             step and the layer, and the model keeps its last finite weights.
         TrainingInterrupted: Ctrl-C (SIGINT); raised after the current step, with ``.state``.
     """
-    check_positive(epochs, "epochs", integer=True)
-    check_positive(batch_size, "batch_size", integer=True)
-    n_classes = _n_classes(model)
-    x = check_features(x, "x", n_features=_n_features(model))
-    y = check_labels(y, n_classes, "y", n_samples=len(x))
-    if len(x) == 0:
-        raise ValueError("x is empty: there is nothing to train on")
-    dtype = _model_dtype(model)
-    x = x.astype(dtype, copy=False)
-    rng = check_rng(rng)
-    _check_parts(model, loss, optimizer)
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-            raise ValueError(
-                "validation_data must be a pair (x_val, y_val), "
-                f"got {type(validation_data).__name__}"
-            )
-        x_val, y_val = validation_data
-        x_val = check_features(x_val, "validation x", n_features=_n_features(model)).astype(
-            dtype, copy=False
-        )
-        y_val = check_labels(y_val, n_classes, "validation y", n_samples=len(x_val))
-    schedule = get_schedule(lr_schedule)
-    state = state if state is not None else FitState()
-    if state.base_lr is None:
-        state.base_lr = optimizer.lr
-    base_lr = state.base_lr
-    n = len(x)
-    steps_per_epoch = math.ceil(n / batch_size)
-    total_steps = epochs * steps_per_epoch
-    reporter = _reporter(verbose, epochs, steps_per_epoch)
-
-    history = state.history
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "seconds"):
-        history.setdefault(key, [])
-    doctor = Doctor(model, x)
-    x_batch = np.empty((min(batch_size, n), x.shape[1]), dtype)  # reused by every step
-    step = state.step
+    run = _checked(model, x, y, loss, optimizer, epochs, batch_size, validation_data, rng,
+                   lr_schedule, callbacks, state)  # fmt: skip
+    state = run.state
+    plan = Plan(model, loss, optimizer)
+    doctor = Doctor(model, run.x, all_finite=plan.all_finite)
+    reporter = _reporter(verbose, epochs, run.steps_per_epoch)
+    base_lr = state.base_lr = optimizer.lr if state.base_lr is None else state.base_lr
     try:
-        with deferred_sigint() as stop, fast_training(model):
+        with deferred_sigint() as stop:
             for epoch in range(state.epoch, epochs):
                 start_time = time.perf_counter() - state.seconds
                 model.train()
-                if state.batch and state.shuffle_state is not None:
-                    rng.bit_generator.state = state.shuffle_state  # resumed mid-epoch: same order
-                else:
-                    state.shuffle_state = dict(rng.bit_generator.state)
-                order = rng.permutation(n)
-                loss_sum, correct = state.loss_sum, state.correct
+                order = _epoch_order(run)
                 doctor.start_epoch()
                 reporter.start_epoch(epoch, completed=state.batch)  # resumed mid-epoch: > 0
-                for start in range(state.batch * batch_size, n, batch_size):
+                for start in range(state.batch * batch_size, len(order), batch_size):
                     idx = order[start : start + batch_size]
-                    xb, yb = np.take(x, idx, axis=0, out=x_batch[: len(idx)], mode="clip"), y[idx]
-                    out = model.forward(xb)
-                    batch_loss = loss.forward(out, yb)
+                    xb, yb = plan.take(run.x, idx), run.y[idx]
+                    out = plan.forward(xb)
+                    batch_loss = plan.loss_forward(out, yb)
                     if not math.isfinite(batch_loss):
-                        doctor.check_loss(batch_loss, epoch, step, xb)
-                    model.backward(loss.backward())
-                    doctor.check_gradients(epoch, step)  # before the step: weights stay good
-                    if start + batch_size >= n:
+                        doctor.check_loss(batch_loss, epoch, state.step, xb)
+                    plan.backward()
+                    doctor.check_gradients(epoch, state.step)  # before the step: weights stay
+                    if start + batch_size >= len(order):
                         doctor.before_last_step()
-                    optimizer.lr = base_lr * schedule(step, total_steps)
-                    optimizer.step()
-                    step += 1
-                    loss_sum += batch_loss * len(idx) if loss.reduction == "mean" else batch_loss
-                    correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+                    optimizer.lr = base_lr * run.schedule(state.step, run.total_steps)
+                    plan.step()
+                    _record_step(state, loss, batch_loss, len(idx), out, yb)
                     reporter.advance()
-                    if stop.requested and start + batch_size < n:  # Ctrl-C: stop after this step
-                        state.epoch, state.batch, state.step = epoch, start // batch_size + 1, step
-                        state.loss_sum, state.correct = loss_sum, correct
+                    if stop.requested and start + batch_size < len(order):  # Ctrl-C
+                        state.batch = start // batch_size + 1
                         state.seconds = time.perf_counter() - start_time
                         raise TrainingInterrupted(state)
-                logs = {"loss": loss_sum / n, "accuracy": correct / n}
-                if validation_data is not None:
-                    val = evaluate(model, x_val, y_val, loss=loss)
-                    logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
-                logs["seconds"] = time.perf_counter() - start_time
-                for key, value in logs.items():
-                    history[key].append(value)
-                for key, value in doctor.epoch_stats().items():
-                    state.diagnostics.setdefault(key, []).append(value)
-                state.epoch, state.batch, state.step, state.shuffle_state = epoch + 1, 0, step, None
-                state.loss_sum, state.correct, state.seconds = 0.0, 0, 0.0
+                logs = _end_epoch(model, loss, run, doctor, start_time)
                 reporter.end_epoch(epoch, logs)
                 for callback in callbacks:
                     if hasattr(callback, "on_epoch_end"):
@@ -204,65 +147,96 @@ def fit(
         optimizer.lr = base_lr
         reporter.close()
     model.eval()
-    return history
+    return state.history
 
 
-def _outputs(model: Layer, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """The model's outputs for all of ``x``, in eval mode, batch by batch."""
-    check_positive(batch_size, "batch_size", integer=True)
-    x = check_features(x, "x", n_features=_n_features(model)).astype(
-        _model_dtype(model), copy=False
-    )
-    was_training = model.training
-    model.eval()
-    try:
-        layers = getattr(model, "layers", [model])
-        with reused_buffers(layers), fused_relus(layers):  # allocate once; fewer passes
-            starts = range(0, len(x), batch_size)
-            chunks = [model.forward(x[i : i + batch_size]).copy() for i in starts]
-    finally:
-        if was_training:
-            model.train()
-    if not chunks:
-        return np.zeros((0, _n_classes(model)), dtype=_model_dtype(model))
-    return np.concatenate(chunks)
+def _record_step(
+    state: FitState, loss: Loss, value: float, n: int, out: np.ndarray, y: np.ndarray
+) -> None:
+    """Add a step's loss (per sample, summed) and correct predictions to the running sums."""
+    state.step += 1
+    state.loss_sum += value * n if loss.reduction == "mean" else value
+    state.correct += int(np.count_nonzero(out.argmax(axis=1) == y))
 
 
-def evaluate(
-    model: Layer, x: np.ndarray, y: np.ndarray, *, loss: Loss | None = None, batch_size: int = 2048
+def _epoch_order(run: _Run) -> np.ndarray:
+    """This epoch's shuffled indices; a run resumed mid-epoch draws the same order again."""
+    state, rng = run.state, run.rng
+    if state.batch and state.shuffle_state is not None:
+        rng.bit_generator.state = state.shuffle_state
+    else:
+        state.shuffle_state = dict(rng.bit_generator.state)
+    return rng.permutation(len(run.x))
+
+
+def _end_epoch(
+    model: Layer, loss: Loss, run: _Run, doctor: Doctor, start_time: float
 ) -> dict[str, float]:
-    """Loss (if a ``loss`` is given) and accuracy of ``model`` on ``(x, y)``, in eval mode.
-
-    Returns:
-        ``{"accuracy": fraction correct, "loss": per-sample loss (NaN without a loss)}``.
-    """
-    out = _outputs(model, x, batch_size)
-    y = check_labels(y, out.shape[1], "y", n_samples=len(out))
-    result = {"accuracy": float(np.mean(out.argmax(axis=1) == y)) if len(y) else float("nan")}
-    result["loss"] = float("nan")
-    if loss is not None and len(y):
-        value = loss.forward(out, y)
-        result["loss"] = value if loss.reduction == "mean" else value / len(y)
-    return result
-
-
-def predict_proba(model: Layer, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
-    """Class probabilities, shape ``(N, classes)``.
-
-    For a model that ends in logits this is their softmax. For one that ends in a Sigmoid
-    (trained with squared error, as some notebooks do) the outputs are normalised to sum to 1.
-    """
-    out = _outputs(model, x, batch_size)
-    last = model.layers[-1] if isinstance(model, Sequential) else None
-    if isinstance(last, Sigmoid):
-        total = out.sum(axis=1, keepdims=True)
-        return out / np.where(total > 0, total, 1)
-    return softmax(out)
+    """The epoch's logs (validation included), appended to the history; the state moved on."""
+    state, n = run.state, len(run.x)
+    logs = {"loss": state.loss_sum / n, "accuracy": state.correct / n}
+    if run.validation is not None:
+        val = evaluate(model, *run.validation, loss=loss)
+        logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+    logs["seconds"] = time.perf_counter() - start_time
+    for key, value in logs.items():
+        state.history[key].append(value)
+    for key, value in doctor.epoch_stats().items():
+        state.diagnostics.setdefault(key, []).append(value)
+    state.epoch, state.batch, state.shuffle_state = state.epoch + 1, 0, None
+    state.loss_sum, state.correct, state.seconds = 0.0, 0, 0.0
+    return logs
 
 
-def predict(model: Layer, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
-    """Predicted class per sample, shape ``(N,)``."""
-    return _outputs(model, x, batch_size).argmax(axis=1)
+def _checked(
+    model: Any, x: Any, y: Any, loss: Any, optimizer: Any, epochs: Any, batch_size: Any,
+    validation_data: Any, rng: Any, lr_schedule: Any, callbacks: Any, state: Any,
+) -> _Run:  # fmt: skip
+    """Every argument of ``fit`` checked (naming what is wrong), before the first step."""
+    if not isinstance(model, Layer):
+        raise TypeError(f"model must be a Layer (e.g. a Sequential), got {type(model).__name__}")
+    check_positive(epochs, "epochs", integer=True)
+    check_positive(batch_size, "batch_size", integer=True)
+    x, n_classes = check_inputs(model, x, "x")
+    y = check_labels(y, n_classes, "y", n_samples=len(x))
+    if len(x) == 0:
+        raise ValueError("x is empty: there is nothing to train on")
+    _check_parts(model, loss, optimizer)
+    validation = None if validation_data is None else _checked_validation(model, validation_data)
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence):
+        raise TypeError(f"callbacks must be a list of objects, got {type(callbacks).__name__}")
+    if state is not None and not isinstance(state, FitState):
+        raise TypeError(f"state must be a FitState or None, got {type(state).__name__}")
+    state = FitState() if state is None else state
+    for key in HISTORY_KEYS:
+        state.history.setdefault(key, [])
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    return _Run(x, y, validation, get_schedule(lr_schedule), check_rng(rng), state,
+                steps_per_epoch, epochs * steps_per_epoch)  # fmt: skip
+
+
+def _checked_validation(model: Layer, data: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise ValueError(
+            f"validation_data must be a pair (x_val, y_val), got {type(data).__name__}"
+        )
+    x_val, n_classes = check_inputs(model, data[0], "validation x")
+    return x_val, check_labels(data[1], n_classes, "validation y", n_samples=len(x_val))
+
+
+def _check_parts(model: Layer, loss: Any, optimizer: Any) -> None:
+    """The loss and optimiser are instances, and the optimiser updates this model's parameters."""
+    if not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a Loss instance (e.g. SoftmaxCrossEntropy()), got {loss!r}")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an Optimizer instance (e.g. SGD(...)), got {optimizer}")
+    updated = {id(p) for p in optimizer.params}
+    missing = sum(id(p) not in updated for p in model.parameters())
+    if missing:
+        raise ValueError(
+            f"optimizer does not update {missing} of the model's {len(model.parameters())} "
+            "parameters: build it over model.parameters() of this model"
+        )
 
 
 class _Silent:

@@ -25,7 +25,7 @@ from bareprop.nn.layer import LAYERS, Layer
 from bareprop.nn.losses import LOSSES, Loss
 from bareprop.nn.models import build_cnn, build_mlp
 from bareprop.nn.sequential import Sequential
-from bareprop.optim.optimizers import OPTIMIZERS, Optimizer
+from bareprop.optim import OPTIMIZERS, Optimizer
 from bareprop.train.checkpoint import FILENAME as CHECKPOINT
 from bareprop.train.checkpoint import Checkpoint, restore, save_checkpoint
 from bareprop.train.config import TrainConfig
