@@ -37,12 +37,14 @@ def _commands() -> list[ModuleType]:
         playground,
         predict,
         replay,
+        sanity,
         trace,
         train,
     )
 
     return [
-        train, evaluate, predict, gradcheck, compare, trace, experiment, replay, bench, playground,
+        train, evaluate, predict, gradcheck, sanity, compare, trace, experiment, replay, bench,
+        playground,
     ]  # fmt: skip
 
 
