@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     )
     console = Console(highlight=False)
     if not console.is_terminal:
-        console.width = 150
+        console.width = 116
     table = Table(show_lines=True)
     for col, ratio in (("check", 2), ("measured", 4), ("verdict", 2), ("what it means", 6)):
         table.add_column(col, ratio=ratio)

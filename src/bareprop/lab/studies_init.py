@@ -141,7 +141,7 @@ lr 0.01, {epochs} epoch(s). Test accuracy at the end: ReLU {acc[("relu", "std 0.
 std 0.01, {acc[("relu", "Xavier")]:.1f}% with Xavier, {acc[("relu", "He")]:.1f}% with He; tanh
 {acc[("tanh", "std 0.01")]:.1f}% / {acc[("tanh", "Xavier")]:.1f}% / {acc[("tanh", "He")]:.1f}%;
 sigmoid {acc[("sigmoid", "std 0.01")]:.1f}% / {acc[("sigmoid", "Xavier")]:.1f}% /
-{acc[("sigmoid", "He")]:.1f}%.
+{acc[("sigmoid", "He")]:.1f}%.{_sigmoid_note(acc, epochs)}
 
 **What to take from it.** Backprop multiplies by the weights on the way back as the forward
 pass does on the way in: activations that shrink to nothing mean gradients that shrink to
@@ -151,6 +151,17 @@ sigmoid and tanh, He (2/n, since ReLU zeroes half its inputs) for ReLU.
 
 {table_md(rows, columns)}
 """
+
+
+def _sigmoid_note(acc: dict[tuple[str, str], float], epochs: int) -> str:
+    if max(v for (act, _), v in acc.items() if act == "sigmoid") >= 20:
+        return ""
+    return (
+        f" Under sigmoid none of the three learns within {epochs} epoch(s) at this rate: "
+        "sigmoid's slope is at most 1/4, so every layer shrinks the gradient at least fourfold "
+        "on its way back, whatever the initialisation; tanh and ReLU pass it on with slope up "
+        "to 1."
+    )
 
 
 def bn_model(scale: float, batch_norm: bool, rng: np.random.Generator) -> Sequential:
