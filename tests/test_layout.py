@@ -96,6 +96,29 @@ def test_the_core_never_imports_the_edge() -> None:
     assert not bad, "\n".join(bad)
 
 
+# Each package may import packages of a lower rank (and its peers, as long as no cycle forms):
+# the arrows of STYLE.md's dependency diagram, from the maths to the command line.
+RANK = {"errors": 0, "validation": 0, "nn": 1, "data": 1, "optim": 2, "files": 2, "fast": 3,
+        "train": 4, "check": 5, "show": 5, "lab": 6, "export": 6, "sklearn": 6,
+        "playground": 7, "bench": 7, "cli": 8}  # fmt: skip
+
+
+def _package(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in RANK else None
+
+
+def test_dependencies_point_from_the_command_line_down_to_the_maths() -> None:
+    bad = [
+        f"{name} imports {target}"
+        for name in MODULES
+        if (mine := _package(name)) is not None
+        for target in _targets(name)
+        if (theirs := _package(target)) is not None and RANK[theirs] > RANK[mine]
+    ]
+    assert not bad, "\n".join(bad)
+
+
 def test_there_are_no_import_cycles_deferred_imports_included() -> None:
     graph = {name: _targets(name) for name in MODULES}
     # A package's __init__ re-exporting its own modules is not a cycle of concepts.

@@ -40,3 +40,10 @@ def test_examples_notebook_executes(tmp_path: Path) -> None:
         o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})
     ]
     assert images, "the plotting cell drew no figure"
+    svgs = [
+        o
+        for c in notebook.cells
+        for o in c.get("outputs", [])
+        if "image/svg+xml" in o.get("data", {})
+    ]
+    assert len(svgs) == 2 and "grad 650" in svgs[0]["data"]["image/svg+xml"]  # the graphs, drawn

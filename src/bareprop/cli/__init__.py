@@ -38,12 +38,14 @@ def _commands() -> list[ModuleType]:
         playground,
         predict,
         replay,
+        sanity,
         trace,
         train,
     )
 
     return [
-        train, evaluate, predict, export, gradcheck, compare, trace, experiment, replay, bench,
+        train, evaluate, predict, export, gradcheck, sanity, compare, trace, experiment, replay,
+        bench,
         playground,
     ]  # fmt: skip
 

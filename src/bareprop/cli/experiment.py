@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 PRESETS = ("notebooks", "best-mlp")
+STUDIES = ("init-study", "optimizer-study", "regularization-study", "bn-study")  # lab/studies.py
 
 
 def add_parser(sub: Any) -> None:
@@ -27,7 +28,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--preset",
-        choices=PRESETS,
+        choices=PRESETS + STUDIES,
         help="notebooks: the five source notebooks, faithful and sound; "
         "best-mlp: our best plain MLP recipe",
     )
@@ -255,6 +256,10 @@ def run(args: argparse.Namespace) -> int:
     from bareprop.files.atomic import write_text
     from bareprop.lab import experiment
 
+    if args.preset in STUDIES:
+        from bareprop.lab.studies import run_study
+
+        return run_study(args)
     _check(args)
     jobs, n_seeds, target, title = _jobs(args)
     if args.resummarize is not None:

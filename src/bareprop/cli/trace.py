@@ -37,6 +37,8 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--out", type=Path, default=None, metavar="FILE.md",
                    help="also write the trace as Markdown")  # fmt: skip
+    p.add_argument("--svg", type=Path, default=None, metavar="OUT.svg",
+                   help="also draw the graph: values, gradients (needs graphviz)")  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -67,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         write_text(args.out, to_markdown(trace))
         print(f"wrote {args.out}")
+    if args.svg is not None:
+        from bareprop.show.graph_svg import draw_network, write_svg
+
+        print(f"wrote {write_svg(draw_network(model, loss, x, y), args.svg)}")
     return 0
 
 

@@ -13,10 +13,16 @@ any expression built from them::
 Inputs may be scalars or arrays; when NumPy broadcasts one input against the other, its
 gradient is summed back to its own shape (a broadcast copies a value, so the copies'
 gradients add up).
+
+Each node also keeps what a picture of the graph needs: its ``inputs`` and ``out`` after
+``forward``, ``dout`` and ``grads`` after ``backward``. :func:`links` finds which node feeds
+which (an input that *is* an earlier node's output object), and
+:func:`bareprop.show.graph_svg.draw_dot` draws the graph with every value and gradient.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +39,17 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> Any:
 
 
 class Node:
-    """A node with two inputs. ``__call__`` is ``forward``."""
+    """A node with two inputs. ``__call__`` is ``forward``.
+
+    Attributes (for drawing): ``inputs`` ``(x, y)`` and ``out`` of the last ``forward``;
+    ``dout`` and ``grads`` ``(dx, dy)`` of the last ``backward`` (None before).
+    """
+
+    op = "?"
+    inputs: tuple[Any, Any] | None = None
+    out: Any = None
+    dout: Any = None
+    grads: tuple[Any, Any] | None = None
 
     def forward(self, x: Any, y: Any) -> Any:
         raise NotImplementedError
@@ -46,36 +62,72 @@ class Node:
 
     def _shapes(self, x: Any, y: Any) -> None:
         self._x_shape, self._y_shape = np.shape(x), np.shape(y)
+        self.inputs = (x, y)
+
+    def _kept(self, out: Any) -> Any:
+        self.out = out
+        return out
 
     def _reduce(self, dx: Any, dy: Any) -> tuple[Any, Any]:
-        return (
+        self.grads = (
             _unbroadcast(np.asarray(dx), self._x_shape),
             _unbroadcast(np.asarray(dy), self._y_shape),
         )
+        return self.grads
 
 
 class Mul(Node):
     """``out = x * y``; ``dx = dout * y``, ``dy = dout * x`` (each input scales the other)."""
 
+    op = "*"
+
     def forward(self, x: Any, y: Any) -> Any:
         self._shapes(x, y)
         self.x, self.y = x, y
-        return x * y
+        return self._kept(x * y)
 
     def backward(self, dout: Any) -> tuple[Any, Any]:
+        self.dout = dout
         return self._reduce(dout * np.asarray(self.y), dout * np.asarray(self.x))
 
 
 class Add(Node):
     """``out = x + y``; ``dx = dout``, ``dy = dout`` (addition passes the gradient through)."""
 
+    op = "+"
+
     def forward(self, x: Any, y: Any) -> Any:
         self._shapes(x, y)
-        return x + y
+        return self._kept(x + y)
 
     def backward(self, dout: Any) -> tuple[Any, Any]:
+        self.dout = dout
         ones = np.ones(np.broadcast_shapes(self._x_shape, self._y_shape))
         return self._reduce(dout * ones, dout * ones)
 
 
-__all__ = ["Add", "Mul", "Node"]
+def links(nodes: Sequence[Node]) -> list[tuple[int | None, int | None]]:
+    """For each node (in the order they ran forward), where each of its two inputs came from:
+    the index of the earlier node whose output object it is, or None for a leaf (a value
+    given from outside). Linked by identity, not equality, so two equal values stay apart;
+    Python caches small ints, so give values as floats or arrays.
+
+    Raises:
+        ValueError: a node has not run ``forward``.
+    """
+    found: list[tuple[int | None, int | None]] = []
+    for i, node in enumerate(nodes):
+        if node.inputs is None:
+            raise ValueError(f"node {i} ({type(node).__name__}) has not run forward")
+        found.append(tuple(_source(nodes[:i], value) for value in node.inputs))  # type: ignore[arg-type]
+    return found
+
+
+def _source(earlier: Sequence[Node], value: Any) -> int | None:
+    for j in range(len(earlier) - 1, -1, -1):
+        if earlier[j].out is value:
+            return j
+    return None
+
+
+__all__ = ["Add", "Mul", "Node", "links"]
