@@ -84,11 +84,11 @@ def add_parser(sub: Any) -> None:
 
 
 def check_out_dir(out: Path) -> None:
-    """Refuse a folder that already holds files, so that no earlier run is overwritten."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(
-            f"--out {out}: already exists and is not an empty folder; choose a new one"
-        )
+    """Refuse a file, or a folder that already holds files, so that nothing is overwritten."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file, not a folder; choose a new folder")
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"--out {out}: is a folder that already holds files; choose a new one")
 
 
 def with_absolute_data_dir(config: TrainConfig) -> TrainConfig:
