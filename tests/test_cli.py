@@ -191,7 +191,9 @@ def test_corrupt_model_and_image(
     (tmp_path / "notes.png").write_text("not an image")
     assert main(["predict", str(out / "model.npz"), str(tmp_path / "notes.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(re.match(r"bareprop (evaluate|predict): error: ", line) for line in err)
+    assert len(err) == 3 and all(
+        re.match(r"bareprop (evaluate|predict): error: ", line) for line in err
+    )
 
 
 def test_out_dir_is_never_overwritten(

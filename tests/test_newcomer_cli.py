@@ -76,3 +76,53 @@ def test_out_that_is_a_file_is_called_a_file(
     message = _one_error(capsys, "train")
     assert message == f"--out {tmp_path / 'passwd'}: is a file, not a folder; choose a new folder"
     assert (tmp_path / "passwd").read_text() == "root:x:0:0\n"
+
+
+def _options(command: str) -> dict[str, argparse.Action]:
+    parser = _subparsers(build_parser())[command]
+    return {a.option_strings[-1]: a for a in parser._actions if a.option_strings}
+
+
+TRAINING_ONLY = {"--epochs", "--optimizer", "--lr", "--momentum", "--nesterov", "--weight-decay",
+                 "--lr-schedule", "--val-fraction", "--augment", "--dtype"}  # fmt: skip
+
+
+def test_gradcheck_and_trace_offer_no_training_options() -> None:
+    for command in ("gradcheck", "trace"):
+        offered = set(_options(command))
+        assert offered & TRAINING_ONLY == set(), command
+        assert {"--hidden", "--activation", "--loss", "--init", "--seed"} <= offered
+    assert "--batch-size" not in _options("gradcheck")  # it has --samples
+    assert {"--model", "--model-file"} & set(_options("trace")) == set()  # an MLP's trace
+
+
+def test_trace_shows_its_own_defaults() -> None:
+    options = _options("trace")
+    assert options["--hidden"].default == [16] and "(default: 16)" in options["--hidden"].help
+    assert options["--batch-size"].default == 4 and "(default: 4)" in options["--batch-size"].help
+    assert "hidden layer sizes" in options["--hidden"].help  # the help text is kept
+
+
+def test_compare_offers_every_training_option_but_augment() -> None:
+    offered = set(_options("compare"))
+    assert "--augment" not in offered
+    assert TRAINING_ONLY - {"--augment"} <= offered
+
+
+@pytest.mark.parametrize("command", ["train", "gradcheck", "trace", "compare"])
+def test_every_default_shown_is_the_true_one(command: str) -> None:
+    for name, action in _options(command).items():
+        shown = re.search(r"\(default: ([^)]*)\)", action.help or "")
+        if shown is None or "%(default)" in (action.help or "") or action.default is None:
+            continue  # argparse fills in %(default)s; None's default is described in words
+        value = action.default
+        text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+        assert shown[1] == text, f"{command} {name}: help says {shown[1]!r}, default is {text!r}"
+
+
+def test_gradcheck_checks_the_cnn_it_offers(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["gradcheck", "--model", "cnn", "--random-data", "--samples", "1", "--max-entries", "2"]
+    assert main(argv) in (0, 1)  # it ran the check (was: Conv2d expects (N, 1, H, W), exit 2)
+    out = capsys.readouterr().out
+    assert out.startswith("gradcheck: the reference CNN")
+    assert re.search(r"^gradcheck: (PASS|FAIL)", out, re.M)

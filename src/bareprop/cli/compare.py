@@ -6,7 +6,11 @@ import argparse
 import os
 from typing import Any
 
-from bareprop.cli.train import add_model_options, config_from_args
+from bareprop.cli.train import add_model_options, config_from_args, network_words
+from bareprop.train.config import TrainConfig
+
+# Every train option but --augment: both frameworks see the same, unshifted batches.
+COMPARE_FIELDS = tuple(name for name in TrainConfig.__dataclass_fields__ if name != "augment")
 
 
 def add_parser(sub: Any) -> None:
@@ -16,7 +20,7 @@ def add_parser(sub: Any) -> None:
         "and batch order; print loss, test accuracy and seconds per epoch, the largest weight "
         'divergence and the speed ratio. Needs PyTorch: pip install "bareprop[torch]".',
     )  # fmt: skip
-    add_model_options(p)
+    add_model_options(p, COMPARE_FIELDS)
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="train on the first N training samples only (default: all)")  # fmt: skip
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
@@ -42,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
         data.x_train, data.y_train = data.x_train[: args.limit], data.y_train[: args.limit]
     console = Console(highlight=False)
     print(
-        f"bareprop {_version()} vs PyTorch {torch.__version__}: hidden {config.hidden}, "
-        f"{config.activation}, {config.loss} ({config.reduction}), {config.optimizer} "
+        f"bareprop {_version()} vs PyTorch {torch.__version__}: {network_words(config)}, "
+        f"{config.loss} ({config.reduction}), {config.optimizer} "
         f"lr {config.lr:g} {config.lr_schedule}, batch {config.batch_size}, {config.dtype},\n"
         f"{len(data.x_train)} training samples, torch threads {args.threads}"
     )
