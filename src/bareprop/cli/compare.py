@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from contextlib import nullcontext
 from typing import Any
 
 from bareprop.cli.train import add_model_options, config_from_args, network_words
@@ -51,7 +52,13 @@ def run(args: argparse.Namespace) -> int:
         f"lr {config.lr:g} {config.lr_schedule}, batch {config.batch_size}, {config.dtype},\n"
         f"{len(data.x_train)} training samples, torch threads {args.threads}"
     )
-    result = compare_training(config, data, threads=args.threads)
+    with console.status("", spinner="dots") if console.is_terminal else nullcontext() as status:
+
+        def progress(stage: str) -> None:
+            if status is not None:
+                status.update(stage)
+
+        result = compare_training(config, data, threads=args.threads, progress=progress)
     table = Table(title_justify="left")
     for col in ("epoch", "loss bareprop", "loss torch", "test acc bareprop", "test acc torch",
                 "s bareprop", "s torch"):  # fmt: skip
@@ -72,7 +79,24 @@ def run(args: argparse.Namespace) -> int:
         f"total seconds: bareprop {sum(ours['seconds']):.2f}, torch {sum(theirs['seconds']):.2f}; "
         f"speed ratio (torch / bareprop): {result.speed_ratio:.2f}"
     )
+    print(timing_note(result, config.epochs))
     return 0
+
+
+def timing_note(result: Any, epochs: int) -> str:
+    """What the seconds above include, and how far to trust a ratio from few epochs."""
+    warm = result.warmup
+    note = (
+        f"timed after an untimed warm-up of {result.warmup_steps} batches in each framework "
+        f"(bareprop {warm['bareprop']:.2f} s, torch {warm['torch']:.2f} s: thread pools, "
+        "compiled kernels, first allocations)"
+        if warm
+        else "no warm-up: the first epoch includes each framework's start-up costs"
+    )
+    if epochs < 3:
+        note += f";\n{epochs} epoch(s) is a short sample on a shared machine: --epochs 3 or more "
+        note += "gives a steadier ratio"
+    return note
 
 
 def _version() -> str:
