@@ -90,9 +90,9 @@ def _batch(config: Any, args: argparse.Namespace, rng: np.random.Generator) -> t
     if args.random_data:
         return (rng.random((args.samples, 784)), rng.integers(0, 10, args.samples), 10,
                 f"{args.samples} random samples", (28, 28))  # fmt: skip
-    from bareprop.data.mnist import load_mnist, preprocess
+    from bareprop.data.mnist import load_split, preprocess
 
-    (images, labels), _ = load_mnist(config.data_dir)
+    images, labels = load_split(config.data_dir, "train")
     n_classes = int(labels.max()) + 1
     x = preprocess(images[: args.samples], np.float64)
     what = f"{len(x)} training samples"

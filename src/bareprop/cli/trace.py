@@ -43,7 +43,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bareprop.check.trace import to_markdown, trace_batch
-    from bareprop.data.mnist import load_mnist, preprocess
+    from bareprop.data.mnist import load_split, preprocess
     from bareprop.files.atomic import write_text
     from bareprop.train.run import build, seeded_rngs
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--probes must be a positive integer, got {args.probes}")
     if args.out is not None and args.out.is_dir():
         raise ValueError(f"--out {args.out}: is a folder; give a file name such as trace.md")
-    (images, labels), _ = load_mnist(config.data_dir)
+    images, labels = load_split(config.data_dir, "train")
     x = preprocess(images[: config.batch_size], np.float64)
     y = labels[: config.batch_size].astype(np.int64)
     model, loss, _ = build(config, x.shape[1:], int(labels.max()) + 1, seeded_rngs(config.seed))

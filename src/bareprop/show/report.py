@@ -149,11 +149,11 @@ def write_page(path: Path, title: str, sections: Sequence[tuple[str, str]]) -> P
 def run_figures(result: Any, out_dir: Path) -> dict[str, Path]:
     """The single-run figures beyond curves and confusion matrix: sample digits, the most
     confidently misclassified test digits, first-layer weights and per-class accuracy."""
-    from bareprop.data.mnist import load_mnist, preprocess
+    from bareprop.data.mnist import load_split, preprocess
     from bareprop.show import plots
     from bareprop.train.fit import predict_proba
 
-    _, (x_img, y_test) = load_mnist(result.config.data_dir)
+    x_img, y_test = load_split(result.config.data_dir, "test")  # not the training set again
     x_test = preprocess(x_img, np.dtype(result.config.dtype))
     y_test = y_test.astype(np.int64)
     files = {
