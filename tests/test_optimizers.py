@@ -137,8 +137,8 @@ def test_state_dict_round_trip_continues_identically() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: bp.SGD(p, lr=0), "lr must be a positive number, got 0"),
-        (lambda p: bp.SGD(p, lr=-1.0), "lr must be a positive number, got -1.0"),
+        (lambda p: bp.SGD(p, lr=0), "lr must be a finite positive number, got 0"),
+        (lambda p: bp.SGD(p, lr=-1.0), "lr must be a finite positive number, got -1.0"),
         (lambda p: bp.SGD(p, lr=0.1, momentum=1.5), "momentum"),
         (lambda p: bp.SGD(p, lr=0.1, nesterov=True), "nesterov"),
         (lambda p: bp.Adam(p, betas=(0.9, 1.0)), "betas\\[1\\]"),

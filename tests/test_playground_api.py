@@ -117,7 +117,7 @@ def test_stream_sends_frames(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"lr": "-1"}, "lr must be a positive number, got -1.0"),
+        ({"lr": "-1"}, "lr must be a finite positive number, got -1.0"),
         ({"lr": "fast"}, "lr must be a number, got 'fast'"),
         ({"lr": 1e6}, "lr must be at most 10"),
         ({"hidden": ""}, "list at least one layer width"),

@@ -150,7 +150,7 @@ def test_a_bad_learning_rate_gets_a_message(page: tuple[Any, list[str]]) -> None
     lr.press("Enter")
     error = pg.locator("[data-testid=error]")
     error.wait_for(state="visible")
-    assert "lr must be a positive number, got -1.0" in error.text_content()
+    assert "lr must be a finite positive number, got -1.0" in error.text_content()
     pg.click("[data-testid=step]")  # the server goes on; a good action clears the message
     error.wait_for(state="hidden")
 

@@ -27,11 +27,9 @@ def check_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
 def check_positive(value: Any, name: str, *, integer: bool = False) -> None:
     """Reject anything that is not a finite number > 0 (an int > 0 if ``integer``)."""
     kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kind) or not np.isfinite(value):
-        what = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    if value <= 0:
-        what = "a positive integer" if integer else "a positive number"
+    ok = not isinstance(value, bool) and isinstance(value, kind) and np.isfinite(value)
+    if not ok or value <= 0:
+        what = "a positive integer" if integer else "a finite positive number"
         raise ValueError(f"{name} must be {what}, got {value!r}")
 
 

@@ -13,9 +13,11 @@ dropout generator, so they match too.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -114,7 +116,11 @@ def weight_divergence(model: Sequential, tmodel: Any) -> tuple[float, str, float
 
 @dataclass
 class CompareResult:
-    """Per-epoch histories of both frameworks, the final divergence and the wall times."""
+    """Per-epoch histories of both frameworks, the final divergence and the wall times.
+
+    ``warmup`` holds the seconds each framework's untimed warm-up took (see
+    :func:`warm_up`), which the per-epoch ``seconds`` do not include.
+    """
 
     bareprop: dict[str, list[float]]
     torch: dict[str, list[float]]
@@ -122,6 +128,8 @@ class CompareResult:
     divergence_at: str
     mean_divergence: float
     threads: int
+    warmup: dict[str, float] = field(default_factory=dict)
+    warmup_steps: int = 0
 
     @property
     def speed_ratio(self) -> float:
@@ -198,18 +206,64 @@ def _bareprop_epoch(
     return {k: history[v][0] for k, v in names.items()}
 
 
-def compare_training(config: TrainConfig, data: Data, *, threads: int = 2) -> CompareResult:
+WARMUP_STEPS = 20
+Progress = Callable[[str], None]
+
+
+def warm_up(config: TrainConfig, data: Data, steps: int = WARMUP_STEPS) -> dict[str, float]:
+    """Train throwaway copies of the network for ``steps`` batches in each framework.
+
+    The first steps of a process pay once for what later steps reuse: BLAS's and torch's
+    thread pools starting, the compiled kernels loading, memory being mapped, torch's
+    dispatch being built. In a one-epoch comparison that cost would be most of the time
+    measured. The copies come from generators of their own, so the compared run is the
+    same with or without a warm-up. Returns the seconds each framework took.
+    """
+    torch = require_torch()
+    n = min(len(data.x_train), steps * config.batch_size)
+    short = dataclasses.replace(config, epochs=1)
+    sample = dataclasses.replace(
+        data, x_train=data.x_train[:n], y_train=data.y_train[:n],
+        x_test=data.x_test[: config.batch_size], y_test=data.y_test[: config.batch_size],
+    )  # fmt: skip
+    rngs, twins = seeded_rngs(config.seed), seeded_rngs(config.seed)
+    model, loss, optimizer = build(short, sample.x_train.shape[1:], data.n_classes, rngs)
+    sample = sample.for_model(model)
+    tmodel = to_torch(model, dropout_rng=twins["dropout"])
+    topt, tloss = torch_optimizer(optimizer, tmodel.parameters()), torch_loss(loss)
+    arrays = (sample.x_train, sample.y_train, sample.x_test, sample.y_test)
+    tdata = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+    started = time.perf_counter()
+    _bareprop_epoch(model, loss, optimizer, sample, short, rngs["shuffle"], 0)
+    middle = time.perf_counter()
+    torch_epoch(tmodel, tloss, topt, tdata, short, twins["shuffle"], 0)
+    return {"bareprop": middle - started, "torch": time.perf_counter() - middle}
+
+
+def compare_training(
+    config: TrainConfig, data: Data, *, threads: int = 2, warmup_steps: int = WARMUP_STEPS,
+    progress: Progress | None = None,
+) -> CompareResult:  # fmt: skip
     """Train ``config``'s network in bareprop and in torch from the same start; compare.
 
-    The frameworks take turns, epoch by epoch, so that a busy machine slows both alike.
+    The frameworks take turns, epoch by epoch, so that a busy machine slows both alike. Each
+    first trains a throwaway copy for ``warmup_steps`` batches (:func:`warm_up`; 0: none), so
+    that the seconds measured are those of training, not of a process starting.
 
     Args:
         config: the network, loss, optimiser, schedule, epochs and seed (``train``'s options).
         data: the training set (any size) and the test set measured after every epoch.
         threads: ``torch.set_num_threads`` (NumPy's BLAS uses the machine's cores).
+        warmup_steps: batches of the untimed warm-up in each framework.
+        progress: called with a few words before each stage (``"epoch 2/3: PyTorch"``).
     """
     torch = require_torch()
     torch.set_num_threads(threads)
+    say = progress or (lambda _: None)
+    warmup: dict[str, float] = {}
+    if warmup_steps > 0:
+        say(f"warming up, {warmup_steps} batches in each framework (not timed)")
+        warmup = warm_up(config, data, warmup_steps)
     rngs, twins = seeded_rngs(config.seed), seeded_rngs(config.seed)
     model, loss, optimizer = build(config, data.x_train.shape[1:], data.n_classes, rngs)
     data = data.for_model(model)
@@ -222,10 +276,12 @@ def compare_training(config: TrainConfig, data: Data, *, threads: int = 2) -> Co
     steps_per_epoch = math.ceil(len(data.x_train) / config.batch_size)
     for epoch in range(config.epochs):
         first = epoch * steps_per_epoch
+        say(f"epoch {epoch + 1}/{config.epochs}: bareprop")
         mine = _bareprop_epoch(model, loss, optimizer, data, config, rngs["shuffle"], first)
+        say(f"epoch {epoch + 1}/{config.epochs}: PyTorch")
         other = torch_epoch(tmodel, tloss, topt, tdata, config, twins["shuffle"], first)
         for key in ours:
             ours[key].append(mine[key])
             theirs[key].append(other[key])
     worst, where, mean = weight_divergence(model, tmodel)
-    return CompareResult(ours, theirs, worst, where, mean, threads)
+    return CompareResult(ours, theirs, worst, where, mean, threads, warmup, warmup_steps)

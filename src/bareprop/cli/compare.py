@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+from contextlib import nullcontext
 from typing import Any
 
-from bareprop.cli.train import add_model_options, config_from_args
+from bareprop.cli.train import add_model_options, config_from_args, network_words
+from bareprop.train.config import TrainConfig
+
+# Every train option but --augment: both frameworks see the same, unshifted batches.
+COMPARE_FIELDS = tuple(name for name in TrainConfig.__dataclass_fields__ if name != "augment")
 
 
 def add_parser(sub: Any) -> None:
@@ -16,7 +21,7 @@ def add_parser(sub: Any) -> None:
         "and batch order; print loss, test accuracy and seconds per epoch, the largest weight "
         'divergence and the speed ratio. Needs PyTorch: pip install "bareprop[torch]".',
     )  # fmt: skip
-    add_model_options(p)
+    add_model_options(p, COMPARE_FIELDS)
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="train on the first N training samples only (default: all)")  # fmt: skip
     p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
@@ -42,12 +47,18 @@ def run(args: argparse.Namespace) -> int:
         data.x_train, data.y_train = data.x_train[: args.limit], data.y_train[: args.limit]
     console = Console(highlight=False)
     print(
-        f"bareprop {_version()} vs PyTorch {torch.__version__}: hidden {config.hidden}, "
-        f"{config.activation}, {config.loss} ({config.reduction}), {config.optimizer} "
+        f"bareprop {_version()} vs PyTorch {torch.__version__}: {network_words(config)}, "
+        f"{config.loss} ({config.reduction}), {config.optimizer} "
         f"lr {config.lr:g} {config.lr_schedule}, batch {config.batch_size}, {config.dtype},\n"
         f"{len(data.x_train)} training samples, torch threads {args.threads}"
     )
-    result = compare_training(config, data, threads=args.threads)
+    with console.status("", spinner="dots") if console.is_terminal else nullcontext() as status:
+
+        def progress(stage: str) -> None:
+            if status is not None:
+                status.update(stage)
+
+        result = compare_training(config, data, threads=args.threads, progress=progress)
     table = Table(title_justify="left")
     for col in ("epoch", "loss bareprop", "loss torch", "test acc bareprop", "test acc torch",
                 "s bareprop", "s torch"):  # fmt: skip
@@ -68,7 +79,24 @@ def run(args: argparse.Namespace) -> int:
         f"total seconds: bareprop {sum(ours['seconds']):.2f}, torch {sum(theirs['seconds']):.2f}; "
         f"speed ratio (torch / bareprop): {result.speed_ratio:.2f}"
     )
+    print(timing_note(result, config.epochs))
     return 0
+
+
+def timing_note(result: Any, epochs: int) -> str:
+    """What the seconds above include, and how far to trust a ratio from few epochs."""
+    warm = result.warmup
+    note = (
+        f"timed after an untimed warm-up of {result.warmup_steps} batches in each framework "
+        f"(bareprop {warm['bareprop']:.2f} s, torch {warm['torch']:.2f} s: thread pools, "
+        "compiled kernels, first allocations)"
+        if warm
+        else "no warm-up: the first epoch includes each framework's start-up costs"
+    )
+    if epochs < 3:
+        note += f";\n{epochs} epoch(s) is a short sample on a shared machine: --epochs 3 or more "
+        note += "gives a steadier ratio"
+    return note
 
 
 def _version() -> str:

@@ -36,13 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bareprop.data.mnist import inputs_for, load_mnist
+    from bareprop.data.mnist import inputs_for, load_split
     from bareprop.files.model_file import load
     from bareprop.train.fit import predict
     from bareprop.train.run import confusion_matrix
 
     model = load(args.model)
-    _, (x_test, y_test) = load_mnist(args.data_dir)
+    x_test, y_test = load_split(args.data_dir, "test")
     try:
         x = inputs_for(model, x_test)
     except ValueError as e:

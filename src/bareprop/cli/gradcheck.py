@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.cli.train import add_model_options, config_from_args
+from bareprop.cli.train import add_model_options, config_from_args, network_words
+
+# The TrainConfig fields that decide the network and the loss; the check always runs float64.
+NETWORK_FIELDS = (
+    "model", "model_file", "hidden", "activation", "loss", "reduction", "init", "init_std",
+    "dropout", "seed", "data_dir",
+)  # fmt: skip
 
 BUGS = {
     "linear-bias": "the first Linear sets db = dy[0] instead of summing dy over the batch",
@@ -30,7 +36,7 @@ def add_parser(sub: Any) -> None:
         "float64, and compare the analytic gradient of the loss on a few training samples with "
         "central differences, for the input and every parameter. Exit status 1 if any fails.",
     )  # fmt: skip
-    add_model_options(p)
+    add_model_options(p, NETWORK_FIELDS, title="network")
     g = p.add_argument_group("gradient check")
     g.add_argument(
         "--samples", type=int, default=8, help="batch size checked (default: %(default)s)"
@@ -80,16 +86,25 @@ def inject_bug(model: Any, bug: str) -> str:
 
 
 def _batch(config: Any, args: argparse.Namespace, rng: np.random.Generator) -> tuple[Any, ...]:
-    """``(x, y, n_classes, description)`` for the check."""
+    """``(x, y, n_classes, description, image_shape)`` for the check; ``x`` is flat pixels."""
     if args.random_data:
         return (rng.random((args.samples, 784)), rng.integers(0, 10, args.samples), 10,
-                f"{args.samples} random samples")  # fmt: skip
-    from bareprop.data.mnist import load_mnist, preprocess
+                f"{args.samples} random samples", (28, 28))  # fmt: skip
+    from bareprop.data.mnist import load_split, preprocess
 
-    (images, labels), _ = load_mnist(config.data_dir)
+    images, labels = load_split(config.data_dir, "train")
     n_classes = int(labels.max()) + 1
     x = preprocess(images[: args.samples], np.float64)
-    return x, labels[: args.samples].astype(np.int64), n_classes, f"{len(x)} training samples"
+    what = f"{len(x)} training samples"
+    return x, labels[: args.samples].astype(np.int64), n_classes, what, tuple(images.shape[1:])
+
+
+def as_model_input(model: Any, x: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """Flat pixels ``(N, rows * cols)`` shaped as ``model`` takes them (``(N, 1, rows, cols)``
+    for a conv net)."""
+    from bareprop.data.mnist import model_input_shape
+
+    return x.reshape(len(x), *model_input_shape(model, image_shape))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,9 +119,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--{name.replace('_', '-')}: out of range: {getattr(args, name)}")
     config = dataclasses.replace(config_from_args(args), dtype="float64")
     rngs = seeded_rngs(config.seed)
-    x, y, n_classes, what = _batch(config, args, rngs["split"])
+    x, y, n_classes, what, image_shape = _batch(config, args, rngs["split"])
     model, loss, _ = build(config, x.shape[1:], n_classes, rngs)
-    print(f"gradcheck: {config.hidden} {config.activation}, {config.loss} ({config.reduction}), "
+    x = as_model_input(model, x, image_shape)
+    print(f"gradcheck: {network_words(config)}, {config.loss} ({config.reduction}), "
           f"dropout {config.dropout}, float64, {what}")  # fmt: skip
     if args.inject_bug:
         print(f"self-test, bug injected: {inject_bug(model, args.inject_bug)}")

@@ -14,7 +14,8 @@ import webbrowser
 from typing import Any
 
 INSTALL_HINT = (
-    "bareprop: error: the playground needs its extra packages: pip install 'bareprop[playground]'"
+    "bareprop playground: error: the playground needs its extra packages: "
+    "pip install 'bareprop[playground]'"
 )
 
 

@@ -8,9 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from bareprop.cli.gradcheck import NETWORK_FIELDS
 from bareprop.cli.train import add_model_options, config_from_args
 
 SMALLER_DEFAULTS = {"hidden": [16], "batch_size": 4}  # a trace is read by a person
+# An MLP's options (check.trace shows 2-D activations: no --model cnn or --model-file) and
+# the batch; always float64, so no --dtype.
+TRACE_FIELDS = (
+    *(name for name in NETWORK_FIELDS if name not in ("model", "model_file")),
+    "batch_size",
+)
 
 
 def add_parser(sub: Any) -> None:
@@ -21,13 +28,7 @@ def add_parser(sub: Any) -> None:
         "and a few values, forward then backward; then the numerical gradient beside the "
         "analytic one for a few entries of every parameter.",
     )  # fmt: skip
-    add_model_options(p)
-    for action in p._actions:  # same options as train, smaller defaults
-        if action.dest in SMALLER_DEFAULTS:
-            action.default = SMALLER_DEFAULTS[action.dest]
-            value = action.default
-            shown = " ".join(map(str, value)) if isinstance(value, list) else value
-            action.help = f"(default for trace: {shown})"
+    add_model_options(p, TRACE_FIELDS, SMALLER_DEFAULTS, title="network (an MLP)")
     p.add_argument(
         "--probes",
         type=int,
@@ -44,23 +45,25 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bareprop.check.trace import to_markdown, trace_batch
-    from bareprop.data.mnist import load_mnist, preprocess
+    from bareprop.data.mnist import load_split, preprocess
     from bareprop.files.atomic import write_text
     from bareprop.train.run import build, seeded_rngs
 
+    # The weights are those `bareprop train` starts from (drawn at its default dtype); the
+    # trace itself runs on a float64 copy of them, so --dtype is not an option here.
     config = config_from_args(args)
     if args.probes < 1:
         raise ValueError(f"--probes must be a positive integer, got {args.probes}")
     if args.out is not None and args.out.is_dir():
         raise ValueError(f"--out {args.out}: is a folder; give a file name such as trace.md")
-    (images, labels), _ = load_mnist(config.data_dir)
+    images, labels = load_split(config.data_dir, "train")
     x = preprocess(images[: config.batch_size], np.float64)
     y = labels[: config.batch_size].astype(np.int64)
     model, loss, _ = build(config, x.shape[1:], int(labels.max()) + 1, seeded_rngs(config.seed))
     trace = trace_batch(model, loss, x, y, probes=args.probes)
+    sizes = " -> ".join(map(str, [x.shape[1], *config.hidden, model.out_features]))
     trace.title = (
-        f"Network {' -> '.join(map(str, [x.shape[1], *config.hidden, model.out_features]))}, "
-        f"{config.activation}, {config.loss} loss ({config.reduction}), "
+        f"Network {sizes}, {config.activation}, {config.loss} loss ({config.reduction}), "
         f"dropout {config.dropout:g}; "
         f"weights at initialisation ({config.init}, seed {config.seed}), float64. "
         f"Batch: the first {len(x)} training samples, labels y = {y.tolist()}."

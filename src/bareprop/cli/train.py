@@ -15,23 +15,30 @@ DEFAULTS = TrainConfig()
 
 
 def add_model_options(
-    parser: argparse.ArgumentParser, fields: Collection[str] | None = None
+    parser: argparse.ArgumentParser,
+    fields: Collection[str] | None = None,
+    defaults: dict[str, Any] | None = None,
+    title: str = "network and training",
 ) -> None:
     """One option per :class:`TrainConfig` field (or per field in ``fields``), derived from the
     field: ``--weight-decay`` for ``weight_decay``, its type, choices, default and help.
 
     Shared by every command that trains or checks a network (``train``, ``gradcheck``,
-    ``compare``, ``trace``).
+    ``compare``, ``trace``); each names the fields it uses, so that its ``--help`` lists only
+    those. ``defaults`` overrides a field's default for this command (shown in the help).
     """
-    group = parser.add_argument_group("network and training")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = (set(fields or ()) | set(defaults or {})) - known
+    assert not unknown, f"not TrainConfig fields: {sorted(unknown)}"
+    group = parser.add_argument_group(title)
     for f in dataclasses.fields(TrainConfig):
         if fields is None or f.name in fields:
-            group.add_argument("--" + f.name.replace("_", "-"), **_argument(f))
+            default = (defaults or {}).get(f.name, getattr(DEFAULTS, f.name))
+            group.add_argument("--" + f.name.replace("_", "-"), **_argument(f, default))
 
 
-def _argument(f: dataclasses.Field[Any]) -> dict[str, Any]:
+def _argument(f: dataclasses.Field[Any], default: Any) -> dict[str, Any]:
     """``add_argument``'s keywords for one config field."""
-    default = getattr(DEFAULTS, f.name)
     help_text: str = f.metadata["help"]
     if isinstance(default, bool):
         return {"action": "store_true", "help": help_text}
@@ -46,6 +53,15 @@ def _argument(f: dataclasses.Field[Any]) -> dict[str, Any]:
     else:
         kwargs["type"] = type(default)
     return kwargs
+
+
+def network_words(config: TrainConfig) -> str:
+    """The network a config builds, in a few words: ``MLP [512, 256] relu``."""
+    if config.model_file is not None:
+        return f"the network of {config.model_file}"
+    if config.model == "cnn":
+        return "the reference CNN"
+    return f"MLP {config.hidden} {config.activation}"
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -84,11 +100,11 @@ def add_parser(sub: Any) -> None:
 
 
 def check_out_dir(out: Path) -> None:
-    """Refuse a folder that already holds files, so that no earlier run is overwritten."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(
-            f"--out {out}: already exists and is not an empty folder; choose a new one"
-        )
+    """Refuse a file, or a folder that already holds files, so that nothing is overwritten."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file, not a folder; choose a new folder")
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"--out {out}: is a folder that already holds files; choose a new one")
 
 
 def with_absolute_data_dir(config: TrainConfig) -> TrainConfig:

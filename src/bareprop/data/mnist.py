@@ -50,18 +50,55 @@ def find_file(folder: Path, stem: str) -> Path:
     raise DataError(f"{folder}: no {stem}[.gz] in this folder")
 
 
-def _check_bundled_sums(folder: Path) -> None:
+def _check_bundled_sums(folder: Path, names: Sequence[str] | None = None) -> None:
+    """Check the SHA-256 of the bundled files (of ``names`` only, if given)."""
     sums = {}
     for line in (folder / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split()
         sums[name] = digest
     for name, digest in sums.items():
+        if names is not None and name not in names:
+            continue
         actual = hashlib.sha256((folder / name).read_bytes()).hexdigest()
         if actual != digest:
             raise DataError(
                 f"{folder / name}: SHA-256 mismatch, the bundled file is damaged; "
                 "reinstall bareprop"
             )
+
+
+def load_split(
+    data_dir: str | os.PathLike[str] | None = None, split: str = "test"
+) -> tuple[np.ndarray, np.ndarray]:
+    """One half of :func:`load_mnist`: ``(images, labels)`` of ``split`` ("train" or "test").
+
+    Reads (and, for the bundled copy, checks) only that half's two files: the test set alone
+    is a sixth of the data, for a command that needs no training images.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    folder = data_folder(data_dir)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such data folder")
+    img_path = find_file(folder, FILES[f"{split}_images"])
+    lab_path = find_file(folder, FILES[f"{split}_labels"])
+    if folder == bundled_dir():
+        _check_bundled_sums(folder, [img_path.name, lab_path.name])
+    images, labels = read_idx(img_path), read_idx(lab_path)
+    if images.ndim != 3:
+        raise DataError(
+            f"{img_path}: expected images (N, rows, cols), "
+            f"found a {images.ndim}-D array {images.shape}"
+        )
+    if labels.ndim != 1:
+        raise DataError(
+            f"{lab_path}: expected labels (N,), found a {labels.ndim}-D array {labels.shape}"
+        )
+    if len(images) != len(labels):
+        raise DataError(
+            f"{img_path} has {len(images)} images but {lab_path} has {len(labels)} labels"
+        )
+    return images, labels
 
 
 def load_mnist(
@@ -82,35 +119,15 @@ def load_mnist(
     folder = data_folder(data_dir)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such data folder")
-    if folder == bundled_dir():
-        _check_bundled_sums(folder)
-    paths = {key: find_file(folder, stem) for key, stem in FILES.items()}
-    arrays = {key: read_idx(p) for key, p in paths.items()}
-    for split in ("train", "test"):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        img_path, lab_path = paths[f"{split}_images"], paths[f"{split}_labels"]
-        if images.ndim != 3:
-            raise DataError(
-                f"{img_path}: expected images (N, rows, cols), "
-                f"found a {images.ndim}-D array {images.shape}"
-            )
-        if labels.ndim != 1:
-            raise DataError(
-                f"{lab_path}: expected labels (N,), found a {labels.ndim}-D array {labels.shape}"
-            )
-        if len(images) != len(labels):
-            raise DataError(
-                f"{img_path} has {len(images)} images but {lab_path} has {len(labels)} labels"
-            )
-    if arrays["train_images"].shape[1:] != arrays["test_images"].shape[1:]:
+    for stem in FILES.values():  # a missing file is reported before any is read
+        find_file(folder, stem)
+    train, test = load_split(data_dir, "train"), load_split(data_dir, "test")
+    if train[0].shape[1:] != test[0].shape[1:]:
         raise DataError(
-            f"{paths['test_images']}: images of {arrays['test_images'].shape[1:]} pixels, "
-            f"the training images have {arrays['train_images'].shape[1:]}"
+            f"{find_file(folder, FILES['test_images'])}: images of {test[0].shape[1:]} pixels, "
+            f"the training images have {train[0].shape[1:]}"
         )
-    return (arrays["train_images"], arrays["train_labels"]), (
-        arrays["test_images"],
-        arrays["test_labels"],
-    )
+    return train, test
 
 
 PIXEL_SCALE = 1.0 / 255.0

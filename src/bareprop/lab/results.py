@@ -3,7 +3,7 @@ comparison with each notebook's reported figure and the reasons for every differ
 
 from __future__ import annotations
 
-from bareprop.lab.summary import Summary, differs, pct, pm
+from bareprop.lab.summary import Summary, differs, pct, pm, seeds, value_range
 
 
 def _seconds(x: float | None) -> str:
@@ -33,7 +33,7 @@ def summary_rows(summaries: list[Summary]) -> tuple[list[str], list[list[str]]]:
                 s.config,
                 str(s.n),
                 pm(s),
-                f"{pct(s.low)} to {pct(s.high)}",
+                value_range(s),
                 pct(s.best_mean),
                 f"{s.seconds_per_epoch:.2f}",
                 reach,
@@ -88,7 +88,7 @@ def notebook_comparison(summaries: list[Summary]) -> str:
                 s.job.notes.get("title", ""),
                 s.job.reported_text,
                 pm(s),
-                f"{pct(s.low)} to {pct(s.high)}",
+                value_range(s),
                 flag,
                 pm(sound) if sound else "—",
             ]
@@ -97,11 +97,13 @@ def notebook_comparison(summaries: list[Summary]) -> str:
             assert s.job.reported is not None
             gap = 100 * (s.mean - s.job.reported)
             reasons.append(
-                f"- **{s.config}**: ours {pm(s)} over {s.n} seeds vs {s.job.reported_text} "
+                f"- **{s.config}**: ours {pm(s)} over {seeds(s.n)} vs {s.job.reported_text} "
                 f"reported ({gap:+.2f} points). {s.job.notes.get('why', '')}{closest_epoch(s)}"
             )
         elif s.job.notes.get("always"):  # a note worth reading even without a difference
-            reasons.append(f"- **{s.config}**: ours {pm(s)} over {s.n} seeds. {s.job.notes['why']}")
+            reasons.append(
+                f"- **{s.config}**: ours {pm(s)} over {seeds(s.n)}. {s.job.notes['why']}"
+            )
     text = [_table(header, rows)]
     text.append(
         "\n*differs?*: the reported figure lies further from our mean than twice the standard "

@@ -2,8 +2,8 @@
 
 :func:`summarize` groups :class:`~bareprop.lab.records.RunRecord`s by configuration into
 :class:`Summary` rows, which ``results.md``, ``report.html`` and the CLI's table show;
-:func:`pct` and :func:`pm` are the formats they share, :func:`differs` the test of a
-notebook's reported figure against our seed spread.
+:func:`pct`, :func:`pm`, :func:`value_range` and :func:`seeds` are the formats they share,
+:func:`differs` the test of a notebook's reported figure against our seed spread.
 """
 
 from __future__ import annotations
@@ -75,7 +75,20 @@ def pct(x: float) -> str:
 
 
 def pm(s: Summary) -> str:
+    """``87.75 ± 0.31%`` (mean ± std over seeds); ``87.75%`` for one run: no spread to show."""
+    if s.n == 1:
+        return pct(s.mean)
     return f"{100 * s.mean:.2f} ± {100 * s.std:.2f}%"
+
+
+def value_range(s: Summary) -> str:
+    """``87.40% to 88.10%`` over seeds; ``one run`` when there is a single one."""
+    return "one run" if s.n == 1 else f"{pct(s.low)} to {pct(s.high)}"
+
+
+def seeds(n: int) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
 def differs(s: Summary) -> bool:

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from bareprop.files.atomic import atomic_write
 
@@ -27,9 +27,23 @@ _ACCURACY_KEYS = (
 )
 
 
+# A curve of up to this many points shows its points: a line of one point draws nothing.
+FEW_POINTS = 30
+
+
 def _save(fig: plt.Figure, path: Path) -> None:
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)
+
+
+def _epoch_axis(ax: plt.Axes, epochs: int) -> None:
+    """An x-axis of whole epochs 1..``epochs``: integer ticks only, and room around a few."""
+    ax.set_xlabel("epoch")
+    if epochs <= 10:
+        ax.set_xticks(range(1, epochs + 1))
+        ax.set_xlim(0.5, epochs + 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def save_curves(history: dict[str, list[float]], path: Path) -> None:
@@ -43,7 +57,7 @@ def save_curves(history: dict[str, list[float]], path: Path) -> None:
         if history.get(key):
             ax_acc.plot(epochs, history[key], style, label=label)
     for ax, title in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-        ax.set_xlabel("epoch")
+        _epoch_axis(ax, len(epochs))
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -67,15 +81,19 @@ def save_curves_overlay(
     }
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5))
     labelled: set[str] = set()
+    longest = max((len(history[key]) for _, history in runs), default=1)
     for name, history in runs:
         epochs = np.arange(1, len(history[key]) + 1)
         label = None if name in labelled else name
         labelled.add(name)
-        ax_loss.plot(epochs, history["loss"], color=colours[name], alpha=0.8, label=label)
-        ax_acc.plot(epochs, history[key], color=colours[name], alpha=0.8, label=label)
+        style = {"color": colours[name], "alpha": 0.8, "label": label}
+        if len(epochs) <= FEW_POINTS:
+            style.update(marker="o", markersize=5 if len(epochs) > 1 else 7)
+        ax_loss.plot(epochs, history["loss"], **style)
+        ax_acc.plot(epochs, history[key], **style)
     ax_loss.set_yscale("log")
     for ax, title in ((ax_loss, "training loss"), (ax_acc, key.replace("_", " "))):
-        ax.set_xlabel("epoch")
+        _epoch_axis(ax, longest)
         ax.set_title(title)
         ax.grid(alpha=0.3)
     ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -110,7 +128,9 @@ def _image_grid(
 ) -> None:
     side = math.isqrt(images.shape[1])
     rows = max(1, math.ceil(len(images) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(1.3 * cols, 1.5 * rows + 0.3), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, title in zip(axes.flat, images, titles, strict=False):
@@ -157,47 +177,56 @@ def save_misclassified(
     predicted = probs.argmax(axis=1)
     titles = [f"{labels[i]}→{predicted[i]} ({probs[i, predicted[i]]:.2f})" for i in idx]
     suptitle = (
-        f"most confidently misclassified ({len(idx)} of {int(np.sum(predicted != labels))} errors)"
+        f"most confidently misclassified ({len(idx)} of {int(np.sum(predicted != labels))} "
+        "errors)\nabove each: true label→predicted (the probability the model gave its prediction)"
     )
     _image_grid(images[idx], titles, path, cols=cols, suptitle=suptitle)
 
 
 def save_first_layer(weight: np.ndarray, path: Path, *, n: int = 40, cols: int = 10) -> None:
     """The first ``n`` units' input weights (columns of ``weight``, shape ``(784, units)``) as
-    images; each on its own symmetric colour scale (red positive, blue negative)."""
+    images, all on one symmetric colour scale (red positive, blue negative, white 0) with a
+    colour bar, so that sign and size compare across tiles. The scale ends at the 99.5th
+    percentile of ``|w|``; the rare larger weights take the end colours (the bar's arrows)."""
     side = math.isqrt(weight.shape[0])
     if side * side != weight.shape[0]:
         raise ValueError(f"weight has {weight.shape[0]} inputs, not a square image")
     n = min(n, weight.shape[1])
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.2 * rows), squeeze=False)
+    shown = np.asarray(weight[:, :n], dtype=np.float64)
+    limit = float(np.percentile(np.abs(shown), 99.5)) or 1.0
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.2 * rows + 0.6), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for j, ax in zip(range(n), axes.flat, strict=False):
-        w = weight[:, j].reshape(side, side)
-        limit = float(np.abs(w).max()) or 1.0
-        ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    fig.suptitle(f"first-layer weights of {n} of {weight.shape[1]} units")
+        ax.imshow(shown[:, j].reshape(side, side), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    scale = plt.cm.ScalarMappable(plt.Normalize(-limit, limit), cmap="RdBu_r")
+    bar = fig.colorbar(scale, ax=axes, orientation="horizontal", fraction=0.04, pad=0.03,
+                       extend="both", aspect=50)  # fmt: skip
+    bar.set_label("weight from a pixel to the unit (red: positive, blue: negative)")
+    fig.suptitle(f"first-layer weights of {n} of {weight.shape[1]} units, one tile per unit")
     _save(fig, path)
 
 
 def save_per_class(confusion: np.ndarray, path: Path) -> None:
-    """Accuracy (recall) of each true class as bars, the overall accuracy as a line."""
+    """Test error (100% - recall) of each true class as bars from 0, the overall error as a
+    dashed line. Errors, not accuracies: bars must start at 0 to compare honestly, and
+    accuracies of 95-99% drawn from 0 would all look the same."""
     totals = confusion.sum(axis=1)
-    per_class = np.divide(
-        np.diag(confusion), totals, out=np.zeros(len(confusion)), where=totals > 0
-    )
-    overall = np.trace(confusion) / max(1, confusion.sum())
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    bars = ax.bar(range(len(per_class)), per_class, color="tab:blue")
-    ax.bar_label(bars, labels=[f"{100 * p:.1f}" for p in per_class], fontsize=7)
-    ax.axhline(overall, color="tab:red", ls="--", label=f"overall {100 * overall:.2f}%")
-    ax.set_xticks(range(len(per_class)))
+    correct = np.divide(np.diag(confusion), totals, out=np.zeros(len(confusion)), where=totals > 0)
+    error = np.where(totals > 0, 1.0 - correct, 0.0)
+    overall = 1.0 - np.trace(confusion) / max(1, confusion.sum())
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    bars = ax.bar(range(len(error)), error, color="tab:blue")
+    ax.bar_label(bars, labels=[f"{100 * e:.1f}%" for e in error], fontsize=7, padding=1)
+    ax.axhline(overall, color="tab:red", ls="--", label=f"all classes\n{100 * overall:.2f}%")
+    ax.set_xticks(range(len(error)))
     ax.set_xlabel("true class")
-    ax.set_ylim(max(0.0, per_class.min() - 0.05), 1.005)
+    ax.set_ylabel("test error (lower is better)")
+    ax.set_ylim(0.0, max(float(error.max()), overall, 0.01) * 1.15)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_title("test accuracy per class")
-    ax.legend(loc="lower right")
+    ax.set_title("test error per class: share of each digit's test images misclassified")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside, never on, bars
     _save(fig, path)
 
 
@@ -208,22 +237,34 @@ def save_accuracy_by_config(
     path: Path,
     *,
     reported: Sequence[float | None] | None = None,
+    runs: Sequence[int] | None = None,
 ) -> None:
-    """Mean test accuracy per configuration with error bars (std over seeds); a notebook's
-    reported figure, where given, as a black marker."""
+    """Mean test accuracy per configuration as a dot with an error bar (std over seeds); a
+    notebook's reported figure, where given, as a black diamond.
+
+    Dots, not bars: the axis starts near the lowest accuracy, and a bar's length would
+    then exaggerate the differences. ``runs``: seeds per configuration; a single run has no
+    spread, so it gets no error bar.
+    """
     y = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1.2))
-    ax.barh(y, means, xerr=stds, color="tab:blue", alpha=0.8, capsize=3, label="ours (mean ± std)")
+    n_runs = list(runs) if runs is not None else [2] * len(names)
+    spread = [0.0 if r == 1 else sd for r, sd in zip(n_runs, stds, strict=True)]
+    label = "ours (one run each)" if max(n_runs, default=1) == 1 else "ours (mean ± std over seeds)"
+    if max(n_runs, default=1) == 1:
+        ax.plot(means, y, "o", color="tab:blue", label=label)
+    else:
+        ax.errorbar(means, y, xerr=spread, fmt="o", color="tab:blue", capsize=3, label=label)
     if reported is not None and any(r is not None for r in reported):
         points = [(r, i) for i, r in enumerate(reported) if r is not None]
         ax.plot([r for r, _ in points], [i for _, i in points], "kD", label="notebook reported")
     ax.set_yticks(y)
     ax.set_yticklabels(names, fontsize=8)
-    ax.invert_yaxis()
+    ax.set_ylim(len(names) - 0.5, -0.5)  # first configuration on top
     low = min([*means, *(r for r in (reported or []) if r is not None)], default=0.0)
     ax.set_xlim(max(0.0, low - 0.05), 1.0)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("test accuracy")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _save(fig, path)

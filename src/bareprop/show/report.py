@@ -25,7 +25,8 @@ h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.6em; border-botto
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; }
 th { background: #f3f3f3; } td.num { text-align: right; }
-figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
+figure { margin: 1.5em 0; } img { max-width: 100%; border: 1px solid #eee; }
+figcaption { max-width: 60em; line-height: 1.4; }
 code { background: #f5f5f5; padding: 0 3px; } .metric { font-size: 1.3em; font-weight: bold; }
 """
 
@@ -60,11 +61,64 @@ def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
     )
 
 
+# What each figure shows and how to read it, by PNG file name: (title, one or two sentences).
+CAPTIONS = {
+    "curves": (
+        "Loss and accuracy per epoch",
+        "Left: the training loss (the mean over the epoch's batches) and the validation loss; "
+        "right: the accuracy on each set. A validation curve that turns up while the training "
+        "curve keeps falling is the sign of overfitting.",
+    ),
+    "confusion_matrix": (
+        "Confusion matrix of the test set",
+        "Row: the true digit; column: the digit the model predicted; each cell counts test "
+        "images. The diagonal holds the correct answers; a large count off it, say in row 4, "
+        "column 9, means that 4s were taken for 9s.",
+    ),
+    "samples": (
+        "The first test images",
+        "Each titled with its true label; 28x28 pixels after preprocessing, drawn dark on "
+        "light (the model's input is 1 for ink and 0 for the background).",
+    ),
+    "misclassified": (
+        "The test images the model got wrong most confidently",
+        "Above each image: the true label, an arrow, the label the model predicted, and in "
+        "brackets the probability the model gave that prediction. \u201c6\u21921 (1.00)\u201d "
+        "is a 6 that the model called a 1, with probability 1.00 (rounded to two places).",
+    ),
+    "first_layer": (
+        "What the first layer's units look for",
+        "One 28x28 tile per unit: each pixel's colour is the weight from that input pixel to "
+        "the unit, on one scale for all tiles (the colour bar): red positive, blue negative, "
+        "white near 0. Ink on red pixels raises the unit's input, ink on blue lowers it.",
+    ),
+    "per_class": (
+        "Test error per digit",
+        "The share of each digit's test images that the model misclassified, as bars from 0; "
+        "the dashed line is the error over all test images. A tall bar is a hard digit.",
+    ),
+    "accuracy_by_config": (
+        "Test accuracy of each configuration",
+        "The dot is the mean over seeds and the whiskers one standard deviation either side "
+        "(none for a single run); a black diamond is the figure the notebook reported. The "
+        "axis starts near the lowest accuracy, not at 0.",
+    ),
+    "curves_overlay": (
+        "Every run, epoch by epoch",
+        "Training loss (left, log scale) and test accuracy (right) after each epoch, one "
+        "colour per configuration, shared by its seeds; each dot is one epoch of one run.",
+    ),
+}
+
+
 def figures_html(figures: dict[str, Path]) -> str:
-    return "\n".join(
-        f"<figure>{img_tag(p, name)}<figcaption>{html.escape(name)}</figcaption></figure>"
-        for name, p in figures.items()
-    )
+    """Each PNG as a ``<figure>`` captioned with what it shows and how to read it."""
+    parts = []
+    for name, p in figures.items():
+        title, how = CAPTIONS.get(Path(p).stem, (name, ""))
+        caption = f"<b>{html.escape(title)}.</b> {html.escape(how)}".rstrip()
+        parts.append(f"<figure>{img_tag(p, title)}<figcaption>{caption}</figcaption></figure>")
+    return "\n".join(parts)
 
 
 def epoch_table(history: dict[str, list[float]]) -> str:
@@ -95,11 +149,11 @@ def write_page(path: Path, title: str, sections: Sequence[tuple[str, str]]) -> P
 def run_figures(result: Any, out_dir: Path) -> dict[str, Path]:
     """The single-run figures beyond curves and confusion matrix: sample digits, the most
     confidently misclassified test digits, first-layer weights and per-class accuracy."""
-    from bareprop.data.mnist import load_mnist, preprocess
+    from bareprop.data.mnist import load_split, preprocess
     from bareprop.show import plots
     from bareprop.train.fit import predict_proba
 
-    _, (x_img, y_test) = load_mnist(result.config.data_dir)
+    x_img, y_test = load_split(result.config.data_dir, "test")  # not the training set again
     x_test = preprocess(x_img, np.dtype(result.config.dtype))
     y_test = y_test.astype(np.int64)
     files = {
@@ -197,17 +251,16 @@ def write_experiment_report(
     if plots and summaries:
         from bareprop.show import plots as plotting
 
-        figures["accuracy per configuration (mean ± std over seeds)"] = (
-            out / "accuracy_by_config.png"
-        )
+        figures["accuracy_by_config"] = out / "accuracy_by_config.png"
         plotting.save_accuracy_by_config(
             [s.config for s in summaries],
             [s.mean for s in summaries],
             [s.std for s in summaries],
             out / "accuracy_by_config.png",
             reported=[s.job.reported if s.job is not None else None for s in summaries],
+            runs=[s.n for s in summaries],
         )
-        figures["all runs overlaid"] = out / "curves_overlay.png"
+        figures["curves_overlay"] = out / "curves_overlay.png"
         plotting.save_curves_overlay(
             [(r.job.config, r.history) for r in records], out / "curves_overlay.png"
         )
