@@ -22,8 +22,8 @@ import bareprop as bp
 import bareprop.train.fit
 from bareprop.cli import main
 from bareprop.data.mnist import load_mnist
-from bareprop.show.progress import EpochReporter
 from bareprop.train.config import TrainConfig
+from bareprop.train.progress import EpochReporter
 from bareprop.train.run import train_run
 
 FAST = ["--hidden", "32", "--epochs", "3", "--batch-size", "32", "--lr", "0.005"]

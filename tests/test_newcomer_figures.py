@@ -30,7 +30,7 @@ def figures(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[plt.Figure]]:
         fig.canvas.draw()
         kept.append(fig)
 
-    monkeypatch.setattr(plots, "_save", keep)
+    monkeypatch.setattr(plots, "save_figure", keep)
     yield kept
     for fig in kept:
         plt.close(fig)

@@ -107,7 +107,7 @@ def test_bands() -> None:
 def test_bad_option_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sanity", "--probes", "0"]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == "bareprop: error: --probes must be at least 1, got 0"
+    assert err.strip() == "bareprop sanity: error: --probes must be at least 1, got 0"
 
 
 @pytest.mark.slow

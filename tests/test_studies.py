@@ -11,7 +11,7 @@ import pytest
 
 from bareprop import SGD, SoftmaxCrossEntropy, build_mlp
 from bareprop.cli import main
-from bareprop.lab import studies, studies_init, studies_plots
+from bareprop.lab import studies_init, studies_plots, study_common
 
 FILES = {
     "init-study": ["activations_init.png", "activations_epoch1.png", "init_curves.png"],
@@ -74,7 +74,7 @@ def test_train_steps_records_every_step_and_is_repeatable() -> None:
     def run() -> dict:
         r = np.random.default_rng(1)
         model = build_mlp(6, [5], 3, rng=r)
-        return studies.train_steps(
+        return study_common.train_steps(
             model,
             SoftmaxCrossEntropy(),
             SGD(model.parameters(), lr=0.1),

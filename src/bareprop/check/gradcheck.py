@@ -55,11 +55,7 @@ def named_parameters(layer: Layer, prefix: str = "") -> list[tuple[str, Paramete
 def as_float64(layer: Layer) -> Layer:
     """A deep copy of ``layer`` whose parameters and buffers are float64 (the original is
     untouched)."""
-    copied = copy.deepcopy(layer).to(np.float64)
-    for sub in _all_layers(copied):
-        if hasattr(sub, "input_grad"):  # a Linear may skip dx inside fit; the check needs it
-            sub.input_grad = True
-    return copied
+    return copy.deepcopy(layer).to(np.float64)
 
 
 def _all_layers(layer: Layer) -> list[Layer]:

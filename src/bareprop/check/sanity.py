@@ -27,11 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from bareprop.check.relative_error import ACCEPTABLE, GOOD, WRONG, band, relative_errors
+from bareprop.check.tiny_training import predict_raw, train_tiny
 from bareprop.data.mnist import model_input_shape
 from bareprop.nn import Sigmoid
 from bareprop.nn.losses import Loss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
-from bareprop.optim.optimizers import Optimizer
+from bareprop.optim import Optimizer
 from bareprop.train.config import TrainConfig
 from bareprop.train.run import build, seeded_rngs
 
@@ -99,54 +100,6 @@ def initial_loss(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, in
         else "info: judged for softmax cross-entropy only",
         meaning,
     )
-
-
-def predict_raw(model: Sequential, x: np.ndarray) -> np.ndarray:
-    """The network's outputs in eval mode (no dropout), batch statistics not updated."""
-    was = model.training
-    model.eval()
-    try:
-        return model.forward(x)
-    finally:
-        if was:
-            model.train()
-
-
-def train_tiny(
-    model: Sequential,
-    loss: Loss,
-    optimizer: Optimizer,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    stop_at_100: bool = True,
-) -> tuple[int, float, float]:
-    """Train on ``(x, y)`` at a constant learning rate until every training sample is classified
-    right (or ``epochs``): shuffle, slice a batch, forward, loss, backward, step. Returns
-    ``(epochs run, training accuracy in eval mode, last epoch's mean training loss)``.
-
-    A loop of its own rather than ``fit``: it takes any input shape (a conv net's images too)
-    and stops at 100%.
-    """
-    rng = np.random.default_rng(seed)
-    accuracy, last_loss = 0.0, float("nan")
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order, total = rng.permutation(len(x)), 0.0
-        for start in range(0, len(x), batch_size):
-            batch = order[start : start + batch_size]
-            value = loss.forward(model.forward(x[batch]), y[batch])
-            total += value * len(batch) if loss.reduction == "mean" else value
-            model.backward(loss.backward())
-            optimizer.step()
-        last_loss = total / len(x)
-        accuracy = float(np.mean(predict_raw(model, x).argmax(axis=1) == y))
-        if stop_at_100 and accuracy == 1.0:
-            return epoch, accuracy, last_loss
-    return epochs, accuracy, last_loss
 
 
 def overfit(

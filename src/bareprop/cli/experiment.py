@@ -252,8 +252,7 @@ def _command(args: argparse.Namespace, n_seeds: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bareprop.cli.train import check_out_dir
-    from bareprop.files.atomic import write_text
+    from bareprop.files.atomic import check_new_folder, write_text
     from bareprop.lab import experiment
 
     if args.preset in STUDIES:
@@ -279,7 +278,7 @@ def run(args: argparse.Namespace) -> int:
         if args.out is not None
         else Path("runs") / time.strftime("experiment-%Y%m%d-%H%M%S")
     )
-    check_out_dir(out)
+    check_new_folder(out)
     out.mkdir(parents=True, exist_ok=True)
     command = _command(args, n_seeds)
     meta = {"title": title, "command": command, "target": target, "seeds": n_seeds}

@@ -9,6 +9,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from bareprop.files.atomic import check_new_folder
 from bareprop.train.config import TrainConfig
 
 DEFAULTS = TrainConfig()
@@ -99,14 +100,6 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def check_out_dir(out: Path) -> None:
-    """Refuse a file, or a folder that already holds files, so that nothing is overwritten."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: is a file, not a folder; choose a new folder")
-    if out.exists() and any(out.iterdir()):
-        raise ValueError(f"--out {out}: is a folder that already holds files; choose a new one")
-
-
 def with_absolute_data_dir(config: TrainConfig) -> TrainConfig:
     """``config`` with ``data_dir`` made absolute, so that ``--resume`` works from any folder.
 
@@ -164,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         config, checkpoint = with_absolute_data_dir(config_from_args(args)), None
         out = args.out if args.out is not None else default_out_dir()
-        check_out_dir(out)  # created by the first checkpoint, so a failed start leaves nothing
+        check_new_folder(out)  # created by the first checkpoint, so a failed start leaves nothing
     try:
         # The doctor reports a NaN or an overflow with the step and the layer, in one line;
         # NumPy's own RuntimeWarnings about it would only add noise before that line.

@@ -57,3 +57,11 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
 def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def check_new_folder(out: Path, option: str = "--out") -> None:
+    """Refuse a file, or a folder that already holds files, so that nothing is overwritten."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{option} {out}: is a file, not a folder; choose a new folder")
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{option} {out}: is a folder that already holds files; choose a new one")

@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.lab.studies import Setting, Study, accuracy, table_md, train_steps
+from bareprop.lab.study_common import Setting, Study, accuracy, table_md, train_steps
 from bareprop.nn import ACTIVATIONS, BatchNorm1d, Layer, Linear, ReLU
 from bareprop.nn.init import get_initializer
 from bareprop.nn.losses import SoftmaxCrossEntropy
 from bareprop.nn.models import build_mlp
 from bareprop.nn.sequential import Sequential
-from bareprop.optim.optimizers import SGD
+from bareprop.optim import SGD
 
 ACTS = ("sigmoid", "tanh", "relu")
 INITS: dict[str, Any] = {

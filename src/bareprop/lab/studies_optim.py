@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.lab.studies import Setting, Study, accuracy, table_md, train_steps
+from bareprop.lab.study_common import Setting, Study, accuracy, table_md, train_steps
 from bareprop.nn.losses import SoftmaxCrossEntropy
 from bareprop.nn.models import build_mlp
-from bareprop.optim.optimizers import SGD, Adam, AdamW, Optimizer, RMSprop
+from bareprop.optim import SGD, Adam, AdamW, Optimizer, RMSprop
 
 OPTIMIZERS: dict[str, Callable[[Any, float], Optimizer]] = {
     "SGD": lambda p, lr: SGD(p, lr=lr),

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.show.plots import _save, plt
+from bareprop.show.plots import plt, save_figure
 
 SMOOTH = 20  # steps averaged in a loss curve
 
@@ -55,7 +55,7 @@ def init_figures(
         fig.suptitle(f"activations per hidden layer, {when} (share of values per bin)")
         fig.subplots_adjust(left=0.14, right=0.99, top=0.93, bottom=0.03, hspace=0.45, wspace=0.08)
         path = out / f"activations_{key.split('_')[1]}.png"
-        _save(fig, path)
+        save_figure(fig, path)
         figures[f"activation histograms {when}"] = path
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
     for ax, act in zip(axes, ("sigmoid", "tanh", "relu"), strict=True):
@@ -65,7 +65,7 @@ def init_figures(
         ax.set_xlabel("step")
         ax.legend(fontsize=8)
     axes[0].set_ylabel(f"training loss (mean of {SMOOTH} steps)")
-    _save(fig, out / "init_curves.png")
+    save_figure(fig, out / "init_curves.png")
     figures["training loss per initialisation"] = out / "init_curves.png"
     return figures
 
@@ -92,7 +92,7 @@ def bn_figure(rows: list[dict[str, Any]], histories: dict[str, Any], out: Path) 
     axes[0, 0].set_ylabel("training accuracy")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, out / "bn_curves.png")
+    save_figure(fig, out / "bn_curves.png")
     return {"training accuracy with and without batch norm": out / "bn_curves.png"}
 
 
@@ -111,7 +111,7 @@ def optimizer_figure(histories: dict[str, Any], out: Path) -> dict[str, Path]:
     right.set_ylabel("test accuracy")
     right.set_ylim(0.8, 1.0)
     left.legend(fontsize=8)
-    _save(fig, out / "optimizer_curves.png")
+    save_figure(fig, out / "optimizer_curves.png")
     return {
         "loss per step and test accuracy over time, per optimiser": out / "optimizer_curves.png"
     }
@@ -129,5 +129,5 @@ def regularization_figure(histories: dict[str, Any], out: Path) -> dict[str, Pat
         ax.set_ylim(0, 1.02)
     np.atleast_1d(axes)[0].set_ylabel("accuracy")
     np.atleast_1d(axes)[0].legend()
-    _save(fig, out / "regularization_curves.png")
+    save_figure(fig, out / "regularization_curves.png")
     return {"training vs test accuracy per epoch": out / "regularization_curves.png"}

@@ -31,7 +31,7 @@ _ACCURACY_KEYS = (
 FEW_POINTS = 30
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def save_figure(fig: plt.Figure, path: Path) -> None:
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)
 
@@ -62,7 +62,7 @@ def save_curves(history: dict[str, list[float]], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0))
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def save_curves_overlay(
@@ -98,7 +98,7 @@ def save_curves_overlay(
         ax.grid(alpha=0.3)
     ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax_acc.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def save_confusion(
@@ -120,7 +120,7 @@ def save_confusion(
     ax.set_ylabel("true")
     accuracy = np.trace(confusion) / max(1, confusion.sum())
     ax.set_title(f"{title} (accuracy {100 * accuracy:.2f}%)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _image_grid(
@@ -137,7 +137,7 @@ def _image_grid(
         ax.imshow(image.reshape(side, side), cmap="gray_r")
         ax.set_title(title, fontsize=8)
     fig.suptitle(suptitle)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def save_samples(
@@ -205,7 +205,7 @@ def save_first_layer(weight: np.ndarray, path: Path, *, n: int = 40, cols: int =
                        extend="both", aspect=50)  # fmt: skip
     bar.set_label("weight from a pixel to the unit (red: positive, blue: negative)")
     fig.suptitle(f"first-layer weights of {n} of {weight.shape[1]} units, one tile per unit")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def save_per_class(confusion: np.ndarray, path: Path) -> None:
@@ -227,7 +227,7 @@ def save_per_class(confusion: np.ndarray, path: Path) -> None:
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_title("test error per class: share of each digit's test images misclassified")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # beside, never on, bars
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def save_accuracy_by_config(
@@ -267,4 +267,4 @@ def save_accuracy_by_config(
     ax.set_xlabel("test accuracy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    _save(fig, path)
+    save_figure(fig, path)

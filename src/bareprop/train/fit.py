@@ -249,7 +249,7 @@ class _Silent:
 def _reporter(verbose: int, epochs: int, steps: int) -> Any:
     if not verbose:
         return _Silent()
-    from bareprop.show.progress import (
+    from bareprop.train.progress import (
         EpochReporter,  # rich is imported only when something is shown
     )
 
