@@ -7,6 +7,8 @@ import fnmatch
 import json
 import shlex
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,20 @@ def add_parser(sub: Any) -> None:
         help="runs at a time, in separate processes (set OPENBLAS_NUM_THREADS=1); default 1",
     )
     p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        default=None,
+        help="send every run to the Dask cluster whose scheduler is there "
+        "(pip install 'bareprop[distributed]'); runs write their folders on the workers",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for the --scheduler to answer (default: 10)",
+    )
+    p.add_argument(
         "--quick", action="store_true", help="a fast smoke run: --limit 6000 --epochs-scale 0.2"
     )
     p.add_argument("--data-dir", metavar="DIR", default=None, help="folder with the four IDX files")
@@ -98,45 +114,100 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _jobs(args: argparse.Namespace) -> tuple[list[Any], int, float, str]:
+@dataclass
+class Study:
+    """What an experiment runs: the jobs, a picklable ``rebuild`` that returns them again (in a
+    worker process or on a Dask worker: plain data, no closure, no path to the grid file),
+    seeds, target, title, and the random search's parameters (name -> scale), if any."""
+
+    jobs: list[Any]
+    rebuild: Callable[[], list[Any]]
+    seeds: int
+    target: float
+    title: str
+    searched: dict[str, str] = field(default_factory=dict)
+
+
+def _study(args: argparse.Namespace) -> Study:
     """The jobs, seeds, target and a title, from the grid file or the preset."""
-    from bareprop.lab import best_mlp, experiment, notebooks, presets
+    from bareprop.lab import experiment
 
-    @cache
-    def data() -> notebooks.Images:
-        return notebooks.Images.load(args.data_dir, args.limit)
-
+    only = tuple(args.only or ())
     seeds, target, title = args.seeds, args.target, f"Experiment: {args.preset} preset"
-    if args.preset == "notebooks":
-        jobs = presets.notebook_jobs(data, epochs_scale=args.epochs_scale, sound=not args.no_sound)
-    elif args.preset == "best-mlp":
-        jobs = best_mlp.best_mlp_jobs(data, epochs_scale=args.epochs_scale)
-        target = target if target is not None else 0.988
+    searched: dict[str, str] = {}
+    if args.preset is not None:
+        rebuild: Callable[[], list[Any]] = partial(
+            _preset_jobs,
+            args.preset,
+            args.data_dir,
+            args.limit,
+            args.epochs_scale,
+            not args.no_sound,
+            only,
+        )
+        if args.preset == "best-mlp":
+            target = target if target is not None else 0.988
     else:
         grid = experiment.load_grid(args.grid)
         if args.data_dir is not None:
             grid.base.data_dir = args.data_dir
-        jobs = experiment.grid_jobs(grid, limit=args.limit, epochs_scale=args.epochs_scale)
+        rebuild = partial(_grid_jobs, grid, args.limit, args.epochs_scale, only)
         seeds = seeds if seeds is not None else grid.seeds
         target = target if target is not None else grid.target
         title = f"Experiment: {args.grid.name}"
+        if grid.search is not None:
+            title = f"Random search: {args.grid.name}"
+            searched = grid.search.scales()
     if args.limit is not None or args.epochs_scale != 1.0:
         title += " (reduced run: fewer images or epochs, not comparable with the reported figures)"
-    if args.only:
-        jobs = [j for j in jobs if any(fnmatch.fnmatchcase(j.config, o) for o in args.only)]
-        if not jobs:
-            raise ValueError(f"--only {' '.join(args.only)}: matches no configuration")
-    return (
-        jobs,
+    return Study(
+        rebuild(),
+        rebuild,
         seeds if seeds is not None else 1,
         target if target is not None else experiment.DEFAULT_TARGET,
         title,
+        searched,
     )
 
 
-def _rebuilt_jobs(args: argparse.Namespace) -> list[Any]:
-    """The same jobs again, in a worker process (a job's run is a closure and cannot be pickled)."""
-    return _jobs(args)[0]
+def _preset_jobs(
+    preset: str,
+    data_dir: str | None,
+    limit: int | None,
+    epochs_scale: float,
+    sound: bool,
+    only: tuple[str, ...],
+) -> list[Any]:
+    """A preset's jobs (MNIST is loaded on a job's first run, once per process)."""
+    from bareprop.lab import best_mlp, notebooks, presets
+
+    @cache
+    def data() -> notebooks.Images:
+        return notebooks.Images.load(data_dir, limit)
+
+    if preset == "notebooks":
+        jobs = presets.notebook_jobs(data, epochs_scale=epochs_scale, sound=sound)
+    else:
+        jobs = best_mlp.best_mlp_jobs(data, epochs_scale=epochs_scale)
+    return _only(jobs, only)
+
+
+def _grid_jobs(
+    grid: Any, limit: int | None, epochs_scale: float, only: tuple[str, ...]
+) -> list[Any]:
+    """A grid's (or a random search's) jobs."""
+    from bareprop.lab import experiment
+
+    return _only(experiment.grid_jobs(grid, limit=limit, epochs_scale=epochs_scale), only)
+
+
+def _only(jobs: list[Any], only: tuple[str, ...]) -> list[Any]:
+    if not only:
+        return jobs
+    jobs = [j for j in jobs if any(fnmatch.fnmatchcase(j.config, o) for o in only)]
+    if not jobs:
+        raise ValueError(f"--only {' '.join(only)}: matches no configuration")
+    return jobs
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -147,6 +218,11 @@ def _check(args: argparse.Namespace) -> None:
         args.epochs_scale = 0.2 if args.epochs_scale == 1.0 else args.epochs_scale
     if args.jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.scheduler is not None and args.jobs != 1:
+        raise ValueError(
+            "--jobs and --scheduler exclude each other: a cluster's workers set how many runs "
+            "go at a time"
+        )
     if args.seeds is not None and args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
     if args.limit is not None and args.limit < 10:
@@ -164,7 +240,7 @@ class Display:
     print its last frame when it stops, a stray half-finished bar before the results table.
     """
 
-    def __init__(self, total_epochs: int, workers: int = 1, console: Any = None) -> None:
+    def __init__(self, total_epochs: int, parallel: bool = False, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -189,7 +265,7 @@ class Display:
         self.started = time.perf_counter()
         self.done_epochs = 0
         self.finished = 0
-        self.parallel = workers > 1
+        self.parallel = parallel  # runs elsewhere report no epochs, only their end
         self.total = total_epochs
         self.progress.start()
 
@@ -243,11 +319,27 @@ def _command(args: argparse.Namespace, n_seeds: int) -> str:
         parts += ["--epochs-scale", str(args.epochs_scale)]
     if args.jobs != 1:
         parts += ["--jobs", str(args.jobs)]
+    if args.scheduler is not None:
+        parts += ["--scheduler", args.scheduler]
     if args.only:
         parts += ["--only", *args.only]
     if args.no_sound:
         parts.append("--no-sound")
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _runner(args: argparse.Namespace, study: Study) -> Any:
+    from bareprop.lab import runners
+
+    if args.scheduler is not None:
+        from bareprop.lab.distributed import DaskCluster
+
+        cluster = DaskCluster(args.scheduler, study.rebuild, args.connect_timeout)
+        cluster.connect()
+        return cluster
+    if args.jobs > 1:
+        return runners.LocalProcesses(args.jobs, study.rebuild)
+    return runners.InProcess()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -256,18 +348,11 @@ def run(args: argparse.Namespace) -> int:
     from bareprop.lab import experiment
 
     _check(args)
-    jobs, n_seeds, target, title = _jobs(args)
+    study = _study(args)
     if args.resummarize is not None:
         meta = json.loads((args.resummarize / "experiment.json").read_text(encoding="utf-8"))
-        records = experiment.load_records(args.resummarize, jobs)
-        _finish(
-            args.resummarize,
-            records,
-            meta["title"],
-            meta["command"],
-            meta["target"],
-            not args.no_plots,
-        )
+        records = experiment.load_records(args.resummarize, study.jobs)
+        _finish(args.resummarize, records, meta, not args.no_plots)
         return 0
     out = (
         args.out
@@ -275,43 +360,83 @@ def run(args: argparse.Namespace) -> int:
         else Path("runs") / time.strftime("experiment-%Y%m%d-%H%M%S")
     )
     check_out_dir(out)
+    runner = _runner(args, study)  # before any file: a bad --scheduler leaves no folder
     out.mkdir(parents=True, exist_ok=True)
-    command = _command(args, n_seeds)
-    meta = {"title": title, "command": command, "target": target, "seeds": n_seeds}
+    meta = {
+        "title": study.title,
+        "command": _command(args, study.seeds),
+        "target": study.target,
+        "seeds": study.seeds,
+    }
+    if study.searched:
+        meta["searched"] = study.searched
+    if args.scheduler is not None:
+        meta["scheduler"] = args.scheduler
     write_text(out / "experiment.json", json.dumps(meta, indent=2) + "\n")
-    display = Display(sum(_epochs(j) for j in jobs) * n_seeds, args.jobs)
+    total = sum(_epochs(j) for j in study.jobs) * study.seeds
+    display = Display(total, parallel=args.jobs > 1 or args.scheduler is not None)
     try:
         records = experiment.run_jobs(
-            jobs,
-            list(range(n_seeds)),
-            target=target,
+            study.jobs,
+            list(range(study.seeds)),
+            target=study.target,
             out_dir=out,
             show=display,
-            workers=args.jobs,
-            rebuild=partial(_rebuilt_jobs, args),
+            runner=runner,
         )
     finally:
         display.close()
-    _finish(out, records, title, command, target, not args.no_plots)
+    _finish(out, records, meta, not args.no_plots)
     return 0
 
 
-def _finish(
-    out: Path, records: list[Any], title: str, command: str, target: float, plots: bool
-) -> None:
-    """results.md, report.html and the table on the terminal."""
+def _finish(out: Path, records: list[Any], meta: dict[str, Any], plots: bool) -> None:
+    """results.md, report.html and the table on the terminal; says every file written."""
     from bareprop.files.atomic import write_text
-    from bareprop.lab import experiment, results
+    from bareprop.lab import experiment, results, search_report
     from bareprop.show import report
 
     summaries = experiment.summarize(records)
-    markdown = results.render_markdown(summaries, title=title, command=command)
-    write_text(out / "results.md", markdown)
-    report.write_experiment_report(
-        out, title=title, records=records, summaries=summaries, markdown=markdown, plots=plots
+    searched = meta.get("searched", {})
+    extra = search_report.best_trials(records, searched) if searched else ""
+    markdown = results.render_markdown(
+        summaries, title=meta["title"], command=meta["command"], extra=extra
     )
-    _print_table(summaries, target)
-    print(f"wrote {out}/: results.csv, results.md, report.html")
+    write_text(out / "results.md", markdown)
+    figures: dict[str, Path] = {}
+    if plots and searched and records:
+        figures = search_report.save_figures(out, records, searched)
+    report.write_experiment_report(
+        out,
+        title=meta["title"],
+        records=records,
+        summaries=summaries,
+        markdown=markdown,
+        plots=plots,
+        extra_figures=figures,
+    )
+    _print_table(summaries, meta["target"])
+    print(f"wrote {out}/: {', '.join(_written(out, 'scheduler' in meta))}")
+
+
+def _written(out: Path, cluster: bool) -> list[str]:
+    """The files an experiment writes, those present in ``out``, and its run folders."""
+    names = [
+        "experiment.json",
+        "results.csv",
+        "histories.json",
+        "results.md",
+        "report.html",
+        "accuracy_by_config.png",
+        "curves_overlay.png",
+        "accuracy_vs_hyperparameters.png",
+    ]
+    found = [n for n in names if (out / n).exists()]
+    if (out / "runs").is_dir():
+        found.append("runs/<config>/seed-<k>/run.json")
+    elif cluster:
+        found.append("and runs/<config>/seed-<k>/run.json on the workers' machines")
+    return found
 
 
 def _print_table(summaries: list[Any], target: float) -> None:
