@@ -92,7 +92,7 @@ class Cluster:
                 proc.terminate()
         for proc in self.procs:
             try:
-                proc.wait(timeout=5)
+                proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=15)
@@ -173,7 +173,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(
     grid = write_grid(
         tmp_path / "g.toml",
         "seeds = 2\n[base]\nhidden = [64]\nepochs = 4\nbatch_size = 32\n"
-        "[grid]\nlr = [0.001, 0.003, 0.01]\n",
+        "[grid]\nlr = [0.001, 0.002, 0.005, 0.01]\n",
     )
     experiment(grid, tmp_path / "local", data)
     victim = cluster.add_worker("victim")
@@ -184,25 +184,30 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(
     argv = ["experiment", str(grid), "--out", str(out), "--data-dir", str(data)]
     command = [sys.executable, "-m", "bareprop.cli", *argv, "--scheduler", cluster.address]
     proc = subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    killed_key = None
+    seen: list[str] = []  # the victim's runs, in the order it started them
     deadline = time.monotonic() + 120
-    while killed_key is None and proc.poll() is None and time.monotonic() < deadline:
-        keys = _executing(cluster).get(victim_address, [])
-        if keys:  # the victim has just started a run: kill it mid-run
+    while len(seen) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        seen += [k for k in _executing(cluster).get(victim_address, []) if k not in seen]
+        if len(seen) == 2:  # the victim finished one run and just started another: kill it
             os.kill(victim.pid, signal.SIGKILL)
-            killed_key = keys[0]
         time.sleep(0.02)
     output = proc.communicate(timeout=120)[0].decode()
     assert proc.returncode == 0, output
-    assert killed_key is not None, "the victim never ran a task: nothing was killed"
+    assert len(seen) == 2, f"the victim ran {seen}: it was not killed in its second run"
     assert victim.wait(timeout=10) == -signal.SIGKILL
     # Nothing lost, nothing twice: the same rows and histories as the local run.
     assert rows_without_timing(out) == rows_without_timing(tmp_path / "local")
     assert histories_without_timing(out) == histories_without_timing(tmp_path / "local")
-    # The run the victim was in the middle of was run again, by another worker.
-    config, seed = killed_key.removeprefix("bareprop-").rsplit("-", 1)[0].rsplit("-seed", 1)
-    run = json.loads((out / "runs" / config / f"seed-{seed}" / "run.json").read_text())
-    assert run["ran_on"].split()[-1] != victim_address
+    # The run the victim was in the middle of was run again by another worker; the run it had
+    # finished was not run again.
+    ran_on = [json.loads(_run_json(out, key).read_text())["ran_on"].split()[-1] for key in seen]
+    assert ran_on[0] == victim_address and ran_on[1] != victim_address
+
+
+def _run_json(out: Path, key: str) -> Path:
+    """The run folder of the task ``bareprop-<config>-seed<k>-<token>``."""
+    config, seed = key.removeprefix("bareprop-").rsplit("-", 1)[0].rsplit("-seed", 1)
+    return out / "runs" / config / f"seed-{seed}" / "run.json"
 
 
 def test_an_unreachable_scheduler_is_one_line_and_exit_2(

@@ -89,7 +89,7 @@ def test_search_scales_name_the_x_axes(tmp_path: Path) -> None:
         ("trials = 2\nlr = { normal = [0, 1] }", "search.lr must be a list of values or one of"),
         ("trials = 2\nlr = { choice = [] }", "search.lr: choice needs a non-empty list"),
         ("trials = 2\nlearning_rate = [0.1]", "unknown option(s) learning_rate"),
-        ("trials = 2\nlr = { uniform = [-1, 1] }", "lr"),  # a draw TrainConfig refuses
+        ("trials = 2\nlr = { uniform = [-1, 1] }", "lr must be a positive number"),  # a draw
     ],
 )
 def test_bad_search_tables_name_the_file_and_the_key(

@@ -11,7 +11,8 @@ run's folder *on its own file system* (the client's absolute ``--out`` path) and
 per-epoch history, from which the client writes ``results.csv``. A worker that dies mid-run
 loses the run to the scheduler, which gives it to another worker (up to Dask's
 ``distributed.scheduler.allowed-failures`` times, 3 by default); the client keeps exactly one
-result per run, so nothing is lost and no row is duplicated.
+result per run and releases it at once (so a run already finished is not run again when its
+worker dies later), so nothing is lost and no row is duplicated.
 """
 
 from __future__ import annotations
@@ -99,12 +100,16 @@ class DaskCluster:
                 )
                 futures[future] = task
             for future in as_completed(futures, loop=client.loop):
-                task = futures[future]
+                task = futures.pop(future)
                 try:
-                    yield future.result()
+                    result = future.result()
                 except (KilledWorker, OSError, ValueError, TypeError) as e:
                     raise ValueError(
                         f"run {task.config} seed {task.seed} failed on the cluster: {e}"
                     ) from None
+                # Let the scheduler forget a finished run: a result still wanted when its
+                # worker dies would be computed again.
+                future.release()
+                yield result
         finally:
             client.close()
