@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import shlex
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -114,100 +110,21 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-@dataclass
-class Study:
-    """What an experiment runs: the jobs, a picklable ``rebuild`` that returns them again (in a
-    worker process or on a Dask worker: plain data, no closure, no path to the grid file),
-    seeds, target, title, and the random search's parameters (name -> scale), if any."""
+def _study(args: argparse.Namespace) -> Any:
+    """The experiment's jobs, seeds, target and title, from the grid file or the preset."""
+    from bareprop.lab.study import make_study
 
-    jobs: list[Any]
-    rebuild: Callable[[], list[Any]]
-    seeds: int
-    target: float
-    title: str
-    searched: dict[str, str] = field(default_factory=dict)
-
-
-def _study(args: argparse.Namespace) -> Study:
-    """The jobs, seeds, target and a title, from the grid file or the preset."""
-    from bareprop.lab import experiment
-
-    only = tuple(args.only or ())
-    seeds, target, title = args.seeds, args.target, f"Experiment: {args.preset} preset"
-    searched: dict[str, str] = {}
-    if args.preset is not None:
-        rebuild: Callable[[], list[Any]] = partial(
-            _preset_jobs,
-            args.preset,
-            args.data_dir,
-            args.limit,
-            args.epochs_scale,
-            not args.no_sound,
-            only,
-        )
-        if args.preset == "best-mlp":
-            target = target if target is not None else 0.988
-    else:
-        grid = experiment.load_grid(args.grid)
-        if args.data_dir is not None:
-            grid.base.data_dir = args.data_dir
-        rebuild = partial(_grid_jobs, grid, args.limit, args.epochs_scale, only)
-        seeds = seeds if seeds is not None else grid.seeds
-        target = target if target is not None else grid.target
-        title = f"Experiment: {args.grid.name}"
-        if grid.search is not None:
-            title = f"Random search: {args.grid.name}"
-            searched = grid.search.scales()
-    if args.limit is not None or args.epochs_scale != 1.0:
-        title += " (reduced run: fewer images or epochs, not comparable with the reported figures)"
-    return Study(
-        rebuild(),
-        rebuild,
-        seeds if seeds is not None else 1,
-        target if target is not None else experiment.DEFAULT_TARGET,
-        title,
-        searched,
+    return make_study(
+        grid=args.grid,
+        preset=args.preset,
+        seeds=args.seeds,
+        target=args.target,
+        only=tuple(args.only or ()),
+        data_dir=args.data_dir,
+        limit=args.limit,
+        epochs_scale=args.epochs_scale,
+        sound=not args.no_sound,
     )
-
-
-def _preset_jobs(
-    preset: str,
-    data_dir: str | None,
-    limit: int | None,
-    epochs_scale: float,
-    sound: bool,
-    only: tuple[str, ...],
-) -> list[Any]:
-    """A preset's jobs (MNIST is loaded on a job's first run, once per process)."""
-    from bareprop.lab import best_mlp, notebooks, presets
-
-    @cache
-    def data() -> notebooks.Images:
-        return notebooks.Images.load(data_dir, limit)
-
-    if preset == "notebooks":
-        jobs = presets.notebook_jobs(data, epochs_scale=epochs_scale, sound=sound)
-    else:
-        jobs = best_mlp.best_mlp_jobs(data, epochs_scale=epochs_scale)
-    return _only(jobs, only)
-
-
-def _grid_jobs(
-    grid: Any, limit: int | None, epochs_scale: float, only: tuple[str, ...]
-) -> list[Any]:
-    """A grid's (or a random search's) jobs."""
-    from bareprop.lab import experiment
-
-    return _only(experiment.grid_jobs(grid, limit=limit, epochs_scale=epochs_scale), only)
-
-
-def _only(jobs: list[Any], only: tuple[str, ...]) -> list[Any]:
-    if not only:
-        return jobs
-    jobs = [j for j in jobs if any(fnmatch.fnmatchcase(j.config, o) for o in only)]
-    if not jobs:
-        raise ValueError(f"--only {' '.join(only)}: matches no configuration")
-    return jobs
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -328,7 +245,7 @@ def _command(args: argparse.Namespace, n_seeds: int) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _runner(args: argparse.Namespace, study: Study) -> Any:
+def _runner(args: argparse.Namespace, study: Any) -> Any:
     from bareprop.lab import runners
 
     if args.scheduler is not None:
