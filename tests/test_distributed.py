@@ -39,6 +39,7 @@ class Cluster:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.workers: dict[str, subprocess.Popen[bytes]] = {}
         file = folder / "scheduler.json"
         self._start(["scheduler", "--port", "0", "--scheduler-file", str(file)], "scheduler")
         deadline = time.monotonic() + START_TIMEOUT
@@ -62,25 +63,19 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
-    def add_worker(self, name: str) -> subprocess.Popen[bytes]:
-        """A worker with one thread and no nanny (so that killing it kills it)."""
+    def add_workers(self, *names: str) -> None:
+        """Workers with one thread and no nanny (so that killing one kills it), started
+        together; returns when all have joined."""
         n = len(self.client.scheduler_info()["workers"])
-        proc = self._start(
-            [
-                "worker",
-                self.address,
-                "--nthreads",
-                "1",
-                "--no-nanny",
-                "--name",
-                name,
-                "--local-directory",
-                str(self.folder / name),
-            ],
-            name,
-        )
-        self.client.wait_for_workers(n + 1, timeout=START_TIMEOUT)
-        return proc
+        for name in names:
+            folder = str(self.folder / name)
+            command = ["worker", self.address, "--nthreads", "1", "--no-nanny", "--name", name]
+            self.workers[name] = self._start([*command, "--local-directory", folder], name)
+        self.client.wait_for_workers(n + len(names), timeout=START_TIMEOUT)
+
+    def address_of(self, name: str) -> str:
+        workers = self.client.scheduler_info()["workers"]
+        return next(a for a, w in workers.items() if w["name"] == name)
 
     def close(self) -> None:
         try:
@@ -102,8 +97,7 @@ class Cluster:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(tmp_path_factory.mktemp("dask"))
     try:
-        c.add_worker("w1")
-        c.add_worker("w2")
+        c.add_workers("w1", "w2", "victim")  # test_a_worker_killed... kills the victim
         yield c
     finally:
         c.close()
@@ -178,17 +172,15 @@ def _done(out: Path) -> set[tuple[str, str]]:
 def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(
     cluster: Cluster, tmp_path: Path
 ) -> None:
-    data = make_idx_dataset(tmp_path / "data", n_train=1000, n_test=200)
+    data = make_idx_dataset(tmp_path / "data", n_train=800, n_test=200)
     grid = write_grid(
         tmp_path / "g.toml",
-        "seeds = 2\n[base]\nhidden = [64]\nepochs = 4\nbatch_size = 32\n"
+        "seeds = 2\n[base]\nhidden = [64]\nepochs = 3\nbatch_size = 32\n"
         "[grid]\nlr = [0.001, 0.002, 0.005, 0.01]\n",
     )
     experiment(grid, tmp_path / "local", data)
-    victim = cluster.add_worker("victim")
-    victim_address = next(
-        a for a, w in cluster.client.scheduler_info()["workers"].items() if w["name"] == "victim"
-    )
+    victim, victim_address = cluster.workers["victim"], cluster.address_of("victim")
+    assert victim.poll() is None
     out = tmp_path / "dask"
     argv = ["experiment", str(grid), "--out", str(out), "--data-dir", str(data)]
     command = [sys.executable, "-m", "bareprop.cli", *argv, "--scheduler", cluster.address]
