@@ -26,7 +26,7 @@ from bareprop.lab.records import (
     save_records,
     write_csv,
 )
-from bareprop.lab.runners import InProcess, LocalProcesses, Runner
+from bareprop.lab.runners import InProcess, JobRunner, LocalProcesses
 from bareprop.lab.summary import Summary, differs, mean_curve, pct, pm, summarize
 
 __all__ = [
@@ -35,9 +35,9 @@ __all__ = [
     "METRICS",
     "Grid",
     "InProcess",
+    "JobRunner",
     "LocalProcesses",
     "RunRecord",
-    "Runner",
     "Summary",
     "differs",
     "grid_jobs",
@@ -62,7 +62,7 @@ def run_jobs(
     target: float = DEFAULT_TARGET,
     out_dir: Path | None = None,
     show: Any = None,
-    runner: Runner | None = None,
+    runner: JobRunner | None = None,
 ) -> list[RunRecord]:
     """Run every job with every seed; rewrite ``out_dir/results.csv`` after each run.
 

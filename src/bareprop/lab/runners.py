@@ -7,8 +7,10 @@ yields ``(index in plan, history)`` as runs finish, in any order; :func:`run_job
 it. :class:`InProcess` and :class:`LocalProcesses` are here; the Dask runner is
 :class:`bareprop.lab.distributed.DaskCluster`.
 
-Jobs hold closures, which do not pickle, so a runner that leaves this process sends a picklable
-``rebuild`` function instead, and each worker builds the jobs for itself once (:func:`jobs_for`).
+A :class:`JobRunner` runs plans (a job's own ``run`` function is a
+:data:`~bareprop.lab.presets.Runner`). Jobs hold closures, which do not pickle, so a runner that
+leaves this process sends a picklable ``rebuild`` function instead, and each worker builds the
+jobs for itself once (:func:`jobs_for`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ History = dict[str, list[float]]
 Rebuild = Callable[[], list[Job]]
 
 
-class Runner(Protocol):
+class JobRunner(Protocol):
     """Runs a plan; yields ``(index in plan, history)`` once per run, as runs finish."""
 
     def histories(
