@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,11 +15,11 @@ import pytest
 from rich.console import Console
 
 from bareprop.cli import main
-from bareprop.cli.experiment import Display
 from bareprop.lab import best_mlp, presets
 from bareprop.lab import notebooks as nb
 from bareprop.lab.experiment import load_grid, run_metrics
 from bareprop.lab.notebook004 import _nb004_model
+from bareprop.show.experiment_progress import ExperimentProgress
 from bareprop.train.fit import evaluate
 
 
@@ -167,7 +168,21 @@ activation = ["relu", "tanh"]
     md = (out / "results.md").read_text()
     assert "| activation=relu | 2 |" in md and "| activation=tanh | 2 |" in md
     printed = capsys.readouterr().out
-    assert "activation=tanh" in printed and "results.csv, results.md, report.html" in printed
+    assert "activation=tanh" in printed
+    # The last line names every file written (and only those), and the run folders.
+    wrote = printed.splitlines()[-1]
+    assert wrote.startswith(f"wrote {out}/: ")
+    named = wrote.split(": ", 1)[1].split(", ")
+    assert named[-1] == "runs/<config>/seed-<k>/run.json"
+    assert sorted(named[:-1]) == sorted(p.name for p in out.iterdir() if p.is_file())
+    assert len(named[:-1]) == 7
+    run_json = json.loads((out / "runs" / "activation=tanh" / "seed-1" / "run.json").read_text())
+    assert (run_json["config"], run_json["seed"], run_json["options"]["hidden"]) == (
+        "activation=tanh",
+        1,
+        [16],
+    )
+    assert f"{run_json['history']['test_accuracy'][-1]:.6g}" == rows[3]["test_accuracy"]
     report = (out / "report.html").read_text()
     assert report.count("data:image/png;base64,") == 2 and "activation=relu seed 1" in report
     # The summary and report can be rebuilt from the folder without training.
@@ -201,7 +216,7 @@ def test_progress_is_live_on_a_terminal_and_absent_from_a_pipe(
     assert lines[0].startswith("run 1/1: base seed 0: test ")
     assert "test accuracy over seeds" in lines[1]
     console = Console(file=io.StringIO(), force_terminal=True, force_interactive=True, width=100)
-    display = Display(2, console=console)
+    display = ExperimentProgress(2, console=console)
     display.start(0, 1, SimpleNamespace(config="base"), 0)
     display.epoch()
     display.close()

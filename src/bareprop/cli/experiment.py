@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import shlex
 import time
-from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +80,20 @@ def add_parser(sub: Any) -> None:
         help="runs at a time, in separate processes (set OPENBLAS_NUM_THREADS=1); default 1",
     )
     p.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        default=None,
+        help="send every run to the Dask cluster whose scheduler is there "
+        "(pip install 'bareprop[distributed]'); runs write their folders on the workers",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for the --scheduler to answer (default: 10)",
+    )
+    p.add_argument(
         "--quick", action="store_true", help="a fast smoke run: --limit 6000 --epochs-scale 0.2"
     )
     p.add_argument("--data-dir", metavar="DIR", default=None, help="folder with the four IDX files")
@@ -99,45 +111,21 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
-def _jobs(args: argparse.Namespace) -> tuple[list[Any], int, float, str]:
-    """The jobs, seeds, target and a title, from the grid file or the preset."""
-    from bareprop.lab import best_mlp, experiment, notebooks, presets
+def _study(args: argparse.Namespace) -> Any:
+    """The experiment's jobs, seeds, target and title, from the grid file or the preset."""
+    from bareprop.lab.study import make_study
 
-    @cache
-    def data() -> notebooks.Images:
-        return notebooks.Images.load(args.data_dir, args.limit)
-
-    seeds, target, title = args.seeds, args.target, f"Experiment: {args.preset} preset"
-    if args.preset == "notebooks":
-        jobs = presets.notebook_jobs(data, epochs_scale=args.epochs_scale, sound=not args.no_sound)
-    elif args.preset == "best-mlp":
-        jobs = best_mlp.best_mlp_jobs(data, epochs_scale=args.epochs_scale)
-        target = target if target is not None else 0.988
-    else:
-        grid = experiment.load_grid(args.grid)
-        if args.data_dir is not None:
-            grid.base.data_dir = args.data_dir
-        jobs = experiment.grid_jobs(grid, limit=args.limit, epochs_scale=args.epochs_scale)
-        seeds = seeds if seeds is not None else grid.seeds
-        target = target if target is not None else grid.target
-        title = f"Experiment: {args.grid.name}"
-    if args.limit is not None or args.epochs_scale != 1.0:
-        title += " (reduced run: fewer images or epochs, not comparable with the reported figures)"
-    if args.only:
-        jobs = [j for j in jobs if any(fnmatch.fnmatchcase(j.config, o) for o in args.only)]
-        if not jobs:
-            raise ValueError(f"--only {' '.join(args.only)}: matches no configuration")
-    return (
-        jobs,
-        seeds if seeds is not None else 1,
-        target if target is not None else experiment.DEFAULT_TARGET,
-        title,
+    return make_study(
+        grid=args.grid,
+        preset=args.preset,
+        seeds=args.seeds,
+        target=args.target,
+        only=tuple(args.only or ()),
+        data_dir=args.data_dir,
+        limit=args.limit,
+        epochs_scale=args.epochs_scale,
+        sound=not args.no_sound,
     )
-
-
-def _rebuilt_jobs(args: argparse.Namespace) -> list[Any]:
-    """The same jobs again, in a worker process (a job's run is a closure and cannot be pickled)."""
-    return _jobs(args)[0]
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -148,6 +136,11 @@ def _check(args: argparse.Namespace) -> None:
         args.epochs_scale = 0.2 if args.epochs_scale == 1.0 else args.epochs_scale
     if args.jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.scheduler is not None and args.jobs != 1:
+        raise ValueError(
+            "--jobs and --scheduler exclude each other: a cluster's workers set how many runs "
+            "go at a time"
+        )
     if args.seeds is not None and args.seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
     if args.limit is not None and args.limit < 10:
@@ -156,72 +149,6 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"--epochs-scale must be positive, got {args.epochs_scale}")
     if args.target is not None and not 0 < args.target <= 1:
         raise ValueError(f"--target is a fraction in (0, 1], got {args.target}")
-
-
-class Display:
-    """Which run of how many, its epochs, and the ETA, with rich; one printed line per run.
-
-    The live bar is drawn only on an interactive terminal: elsewhere (a pipe, a file) rich would
-    print its last frame when it stops, a stray half-finished bar before the results table.
-    """
-
-    def __init__(self, total_epochs: int, workers: int = 1, console: Any = None) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.console = console or Console(highlight=False)
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("epochs {task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self.console,
-            disable=not self.console.is_interactive,
-        )
-        self.task = self.progress.add_task("", total=total_epochs)
-        self.started = time.perf_counter()
-        self.done_epochs = 0
-        self.finished = 0
-        self.parallel = workers > 1
-        self.total = total_epochs
-        self.progress.start()
-
-    def start(self, i: int, n: int, job: Any, seed: int) -> None:
-        self.label = f"run {i + 1}/{n}: {job.config} seed {seed}"
-        self.progress.update(self.task, description=self.label)
-
-    def epoch(self) -> None:
-        self.done_epochs += 1
-        self.progress.advance(self.task)
-
-    def finish(self, record: Any, i: int, n: int) -> None:
-        row = record.row
-        self.label = f"run {i + 1}/{n}: {record.job.config} seed {record.seed}"
-        self.finished += 1
-        if self.parallel:  # runs in other processes report no epochs: count them when they end
-            self.done_epochs += len(record.history["test_accuracy"])
-            self.progress.update(self.task, completed=self.done_epochs)
-            self.progress.update(self.task, description=f"{self.finished}/{n} runs done")
-        elapsed = time.perf_counter() - self.started
-        eta = elapsed / max(self.done_epochs, 1) * max(self.total - self.done_epochs, 0)
-        self.console.print(
-            f"{self.label}: test {100 * row['test_accuracy']:.2f}% "
-            f"(best {100 * row['best_test_accuracy']:.2f}% at epoch {row['best_epoch']}), "
-            f"{row['seconds_per_epoch']:.2f} s/epoch; "
-            f"elapsed {elapsed / 60:.1f} min, ETA {eta / 60:.1f} min",
-            soft_wrap=True,
-        )
-
-    def close(self) -> None:
-        self.progress.stop()
 
 
 def _epochs(job: Any) -> int:
@@ -244,6 +171,8 @@ def _command(args: argparse.Namespace, n_seeds: int) -> str:
         parts += ["--epochs-scale", str(args.epochs_scale)]
     if args.jobs != 1:
         parts += ["--jobs", str(args.jobs)]
+    if args.scheduler is not None:
+        parts += ["--scheduler", args.scheduler]
     if args.only:
         parts += ["--only", *args.only]
     if args.no_sound:
@@ -251,27 +180,35 @@ def _command(args: argparse.Namespace, n_seeds: int) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def _runner(args: argparse.Namespace, study: Any) -> Any:
+    from bareprop.lab import runners
+
+    if args.scheduler is not None:
+        from bareprop.lab.distributed import DaskCluster
+
+        cluster = DaskCluster(args.scheduler, study.rebuild, args.connect_timeout)
+        cluster.connect()
+        return cluster
+    if args.jobs > 1:
+        return runners.LocalProcesses(args.jobs, study.rebuild)
+    return runners.InProcess()
+
+
 def run(args: argparse.Namespace) -> int:
     from bareprop.files.atomic import check_new_folder, write_text
     from bareprop.lab import experiment
+    from bareprop.show.experiment_progress import ExperimentProgress
 
     if args.preset in STUDIES:
         from bareprop.lab.studies import run_study
 
         return run_study(args)
     _check(args)
-    jobs, n_seeds, target, title = _jobs(args)
+    study = _study(args)
     if args.resummarize is not None:
         meta = json.loads((args.resummarize / "experiment.json").read_text(encoding="utf-8"))
-        records = experiment.load_records(args.resummarize, jobs)
-        _finish(
-            args.resummarize,
-            records,
-            meta["title"],
-            meta["command"],
-            meta["target"],
-            not args.no_plots,
-        )
+        records = experiment.load_records(args.resummarize, study.jobs)
+        _finish(args.resummarize, records, meta, not args.no_plots)
         return 0
     out = (
         args.out
@@ -279,55 +216,80 @@ def run(args: argparse.Namespace) -> int:
         else Path("runs") / time.strftime("experiment-%Y%m%d-%H%M%S")
     )
     check_new_folder(out)
+    runner = _runner(args, study)  # before any file: a bad --scheduler leaves no folder
     out.mkdir(parents=True, exist_ok=True)
-    command = _command(args, n_seeds)
-    meta = {"title": title, "command": command, "target": target, "seeds": n_seeds}
+    meta = {
+        "title": study.title,
+        "command": _command(args, study.seeds),
+        "target": study.target,
+        "seeds": study.seeds,
+    }
+    if study.searched:
+        meta["searched"] = study.searched
+    if args.scheduler is not None:
+        meta["scheduler"] = args.scheduler
     write_text(out / "experiment.json", json.dumps(meta, indent=2) + "\n")
-    display = Display(sum(_epochs(j) for j in jobs) * n_seeds, args.jobs)
+    total = sum(_epochs(j) for j in study.jobs) * study.seeds
+    display = ExperimentProgress(total, parallel=args.jobs > 1 or args.scheduler is not None)
     try:
         records = experiment.run_jobs(
-            jobs,
-            list(range(n_seeds)),
-            target=target,
+            study.jobs,
+            list(range(study.seeds)),
+            target=study.target,
             out_dir=out,
             show=display,
-            workers=args.jobs,
-            rebuild=partial(_rebuilt_jobs, args),
+            runner=runner,
         )
     finally:
         display.close()
-    _finish(out, records, title, command, target, not args.no_plots)
+    _finish(out, records, meta, not args.no_plots)
     return 0
 
 
-def _finish(
-    out: Path, records: list[Any], title: str, command: str, target: float, plots: bool
-) -> None:
-    """results.md, report.html and the table on the terminal."""
+def _finish(out: Path, records: list[Any], meta: dict[str, Any], plots: bool) -> None:
+    """results.md, report.html and the table on the terminal; says every file written."""
     from bareprop.files.atomic import write_text
-    from bareprop.lab import experiment, results
+    from bareprop.lab import experiment, results, search_report
     from bareprop.show import report
 
     summaries = experiment.summarize(records)
-    markdown = results.render_markdown(summaries, title=title, command=command)
-    write_text(out / "results.md", markdown)
-    report.write_experiment_report(
-        out, title=title, records=records, summaries=summaries, markdown=markdown, plots=plots
+    searched = meta.get("searched", {})
+    extra = search_report.best_trials(records, searched) if searched else ""
+    markdown = results.render_markdown(
+        summaries, title=meta["title"], command=meta["command"], extra=extra
     )
-    _print_table(summaries, target)
-    print(f"wrote {out}/: results.csv, results.md, report.html")
+    write_text(out / "results.md", markdown)
+    figures: dict[str, Path] = {}
+    if plots and searched and records:
+        figures = search_report.save_figures(out, records, searched)
+    report.write_experiment_report(
+        out,
+        title=meta["title"],
+        records=records,
+        summaries=summaries,
+        markdown=markdown,
+        plots=plots,
+        extra_figures=figures,
+    )
+    results.print_summary_table(summaries, meta["target"])
+    print(f"wrote {out}/: {', '.join(_written(out, 'scheduler' in meta))}")
 
 
-def _print_table(summaries: list[Any], target: float) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from bareprop.lab import results
-
-    header, rows = results.summary_rows(summaries)
-    table = Table(title=f"test accuracy over seeds (target {100 * target:.1f}%)")
-    for h in header:
-        table.add_column(h, justify="left" if h == "config" else "right")
-    for row in rows:
-        table.add_row(*row)
-    Console(highlight=False, width=160).print(table)
+def _written(out: Path, cluster: bool) -> list[str]:
+    """The files an experiment writes, those present in ``out``, and its run folders."""
+    names = [
+        "experiment.json",
+        "results.csv",
+        "histories.json",
+        "results.md",
+        "report.html",
+        "accuracy_by_config.png",
+        "curves_overlay.png",
+        "accuracy_vs_hyperparameters.png",
+    ]
+    found = [n for n in names if (out / n).exists()]
+    if (out / "runs").is_dir():
+        found.append("runs/<config>/seed-<k>/run.json")
+    elif cluster:
+        found.append("and runs/<config>/seed-<k>/run.json on the workers' machines")
+    return found

@@ -1,8 +1,9 @@
 """Experiments: a grid of training configurations (or a preset), each run with several seeds.
 
-:func:`run_jobs` runs every :class:`~bareprop.lab.presets.Job` once per seed, in this process or in
-a pool of worker processes, and rewrites ``results.csv`` (one row per run) after each run, so an
-interrupted experiment keeps what it finished. The parts live beside it and are re-exported
+:func:`run_jobs` runs every :class:`~bareprop.lab.presets.Job` once per seed, in this process, in
+a pool of worker processes or on a Dask cluster (the runners of :mod:`bareprop.lab.runners` and
+:mod:`bareprop.lab.distributed`), and rewrites ``results.csv`` (one row per run) after each run,
+so an interrupted experiment keeps what it finished. The parts live beside it and are re-exported
 here: grid files and their jobs in :mod:`bareprop.lab.grid`, a run's row and the files that hold
 them in :mod:`bareprop.lab.records`, the per-configuration mean and std over seeds
 (:func:`summarize`) in :mod:`bareprop.lab.summary`.
@@ -10,7 +11,6 @@ them in :mod:`bareprop.lab.records`, the per-configuration mean and std over see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from bareprop.lab.records import (
     save_records,
     write_csv,
 )
+from bareprop.lab.runners import InProcess, JobRunner, LocalProcesses
 from bareprop.lab.summary import Summary, differs, mean_curve, pct, pm, summarize
 
 __all__ = [
@@ -33,6 +34,9 @@ __all__ = [
     "HISTORIES",
     "METRICS",
     "Grid",
+    "InProcess",
+    "JobRunner",
+    "LocalProcesses",
     "RunRecord",
     "Summary",
     "differs",
@@ -58,26 +62,29 @@ def run_jobs(
     target: float = DEFAULT_TARGET,
     out_dir: Path | None = None,
     show: Any = None,
-    workers: int = 1,
-    rebuild: Callable[[], list[Job]] | None = None,
+    runner: JobRunner | None = None,
 ) -> list[RunRecord]:
     """Run every job with every seed; rewrite ``out_dir/results.csv`` after each run.
 
+    Rows come in plan order (job by job, seed by seed) whichever runner runs them and in
+    whatever order they finish, so results do not depend on the runner; each run also writes
+    its own folder ``out_dir/runs/<config>/seed-<k>/`` where it runs (see
+    :mod:`bareprop.lab.runners`).
+
     Args:
-        workers: runs at a time; results do not depend on it. Give each process one BLAS thread
-            (``OPENBLAS_NUM_THREADS=1``) when using several.
-        rebuild: needed when ``workers > 1``: a picklable function (module-level, or a
-            ``functools.partial`` of one) that returns ``jobs`` again. Each worker is a fresh
-            "spawn" process that inherits nothing, and a job's ``run`` is often a closure that
-            cannot be pickled, so each worker builds the jobs for itself.
+        runner: :class:`~bareprop.lab.runners.InProcess` (the default),
+            :class:`~bareprop.lab.runners.LocalProcesses` or
+            :class:`~bareprop.lab.distributed.DaskCluster`.
         show: a progress display with ``start(i, n, job, seed)``, ``epoch()`` and
             ``finish(record, i, n)`` (see :mod:`bareprop.cli.experiment`), or None.
     """
-    if workers > 1 and rebuild is None:
-        raise ValueError(f"workers={workers} needs rebuild, a picklable function returning jobs")
     plan = [(j, job, seed) for j, job in enumerate(jobs) for seed in seeds]
     records: list[RunRecord | None] = [None] * len(plan)
-    for i, history in _histories(plan, show, workers, rebuild):
+    if not plan:
+        return []
+    for i, history in (runner or InProcess()).histories(plan, show, out_dir):
+        if records[i] is not None:
+            continue  # a run is kept once, however often a cluster reports it
         _, job, seed = plan[i]
         records[i] = make_record(job, seed, history, target)
         if out_dir is not None:
@@ -85,44 +92,3 @@ def run_jobs(
         if show is not None:
             show.finish(records[i], i, len(plan))
     return [r for r in records if r is not None]
-
-
-_JOBS: list[Job] = []  # a worker process's own jobs, built when it starts
-
-
-def _start_worker(rebuild: Callable[[], list[Job]]) -> None:
-    global _JOBS
-    _JOBS = rebuild()
-
-
-def _run_in_worker(task: tuple[int, int, str, int]) -> tuple[int, dict[str, list[float]]]:
-    i, j, config, seed = task
-    if j >= len(_JOBS) or _JOBS[j].config != config:
-        raise ValueError(f"rebuild gave other jobs than run_jobs was given: no {config!r} at {j}")
-    return i, _JOBS[j].run(seed, None).history
-
-
-def _histories(
-    plan: list[tuple[int, Job, int]],
-    show: Any,
-    workers: int,
-    rebuild: Callable[[], list[Job]] | None,
-) -> Iterator[tuple[int, dict[str, list[float]]]]:
-    """``(index in plan, history)`` as runs finish: in order, or from a pool of processes."""
-    if workers <= 1 or len(plan) <= 1:
-        for i, (_, job, seed) in enumerate(plan):
-            if show is not None:
-                show.start(i, len(plan), job, seed)
-            hook = (lambda epoch, logs: show.epoch()) if show is not None else None
-            yield i, job.run(seed, hook).history
-        return
-    import multiprocessing
-
-    # "spawn", not "fork": forking copies the parent's threads' locks mid-use (rich's refresh
-    # thread, BLAS), which can deadlock a child; a spawned worker costs about 0.2 s to start.
-    tasks = [(i, j, job.config, seed) for i, (j, job, seed) in enumerate(plan)]
-    if show is not None:
-        show.start(0, len(plan), plan[0][1], plan[0][2])
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, _start_worker, (rebuild,)) as pool:
-        yield from pool.imap_unordered(_run_in_worker, tasks)

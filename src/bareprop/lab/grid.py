@@ -1,8 +1,9 @@
 """Grid files: a TOML sweep of training configurations, turned into experiment jobs.
 
 A grid file has a ``[base]`` table of :class:`~bareprop.train.config.TrainConfig` options and a
-``[grid]`` table of lists to sweep (their cartesian product); optional top-level ``seeds`` and
-``target``::
+``[grid]`` table of lists to sweep (their cartesian product), or instead a ``[search]`` table of
+ranges to sample (a random search, :mod:`bareprop.lab.search`); optional top-level ``seeds``
+and ``target``::
 
     seeds = 3
     target = 0.97
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bareprop.lab.presets import Job, Runner
+from bareprop.lab.search import Search, parse_search
 from bareprop.lab.trained import EpochHook, FitHook, Recorder, Trained
 from bareprop.train.config import TrainConfig
 from bareprop.train.run import Data, build, fit_config, load_data, seeded_rngs
@@ -33,23 +35,33 @@ from bareprop.train.run import Data, build, fit_config, load_data, seeded_rngs
 
 @dataclass
 class Grid:
-    """A parsed grid file: the base configuration, the lists to sweep, optional seeds/target."""
+    """A parsed grid file: the base configuration, the lists to sweep (or the random search),
+    optional seeds/target."""
 
     base: TrainConfig
     sweep: dict[str, list[Any]]
     seeds: int | None = None
     target: float | None = None
+    search: Search | None = None
 
     def configs(self) -> list[tuple[str, TrainConfig]]:
-        """Every point of the grid, named ``key=value,key=value`` (``base`` for an empty grid)."""
-        keys = list(self.sweep)
-        points = []
-        for values in itertools.product(*(self.sweep[k] for k in keys)):
-            change = dict(zip(keys, values, strict=True))
-            config = TrainConfig.from_dict({**self.base.to_dict(), **change})
-            name = ",".join(f"{k}={_fmt(v)}" for k, v in change.items()) or "base"
-            points.append((name, config))
-        return points
+        """Every point of the grid, named ``key=value,key=value`` (``base`` for an empty grid),
+        or every trial of the search, named ``trial-01``...; each the base plus its changes."""
+        if self.search is not None:
+            changes = self.search.points()
+            names = self.search.names()
+        else:
+            keys = list(self.sweep)
+            changes = [
+                dict(zip(keys, values, strict=True))
+                for values in itertools.product(*(self.sweep[k] for k in keys))
+            ]
+            names = [",".join(f"{k}={_fmt(v)}" for k, v in c.items()) or "base" for c in changes]
+        base = self.base.to_dict()
+        return [
+            (name, TrainConfig.from_dict({**base, **change}))
+            for name, change in zip(names, changes, strict=True)
+        ]
 
 
 def _fmt(value: Any) -> str:
@@ -62,11 +74,16 @@ def load_grid(path: Path) -> Grid:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"{path}: not valid TOML: {e}") from None
-    unknown = sorted(set(data) - {"base", "grid", "seeds", "target"})
+    unknown = sorted(set(data) - {"base", "grid", "search", "seeds", "target"})
     if unknown:
         raise ValueError(
-            f"{path}: unknown top-level key(s) {', '.join(unknown)}; expected base, grid, seeds, "
-            f"target"
+            f"{path}: unknown top-level key(s) {', '.join(unknown)}; expected base, grid, "
+            f"search, seeds, target"
+        )
+    if "grid" in data and "search" in data:
+        raise ValueError(
+            f"{path}: give [grid] (every combination) or [search] (random trials), not both; "
+            f"a list in [search] draws one of its values"
         )
     base, sweep = data.get("base", {}), data.get("grid", {})
     if not isinstance(base, dict) or not isinstance(sweep, dict):
@@ -78,7 +95,8 @@ def load_grid(path: Path) -> Grid:
             )
     try:
         base_config = TrainConfig.from_dict(base)
-        grid = Grid(base_config, sweep, data.get("seeds"), data.get("target"))
+        search = parse_search(data["search"]) if "search" in data else None
+        grid = Grid(base_config, sweep, data.get("seeds"), data.get("target"), search)
         grid.configs()  # validates every point now, not after an hour of training
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: {e}") from None

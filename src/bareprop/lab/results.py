@@ -132,3 +132,17 @@ def render_markdown(summaries: list[Summary], *, title: str, command: str, extra
     if extra:
         parts += ["", extra]
     return "\n".join(parts) + "\n"
+
+
+def print_summary_table(summaries: list[Summary], target: float) -> None:
+    """The table of test accuracy over seeds, one row per configuration, on the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    header, rows = summary_rows(summaries)
+    table = Table(title=f"test accuracy over seeds (target {100 * target:.1f}%)")
+    for h in header:
+        table.add_column(h, justify="left" if h == "config" else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(highlight=False, width=160).print(table)

@@ -244,9 +244,11 @@ def write_experiment_report(
     summaries: Sequence[Any],
     markdown: str,
     plots: bool = True,
+    extra_figures: dict[str, Path] | None = None,
 ) -> Path:
     """``out/report.html`` for an experiment: results.md's tables, the figures (accuracy per
-    configuration with error bars; all runs' curves overlaid) and each run's per-epoch table."""
+    configuration with error bars; all runs' curves overlaid; then ``extra_figures``, caption
+    -> PNG) and each run's per-epoch table."""
     figures: dict[str, Path] = {}
     if plots and summaries:
         from bareprop.show import plots as plotting
@@ -264,6 +266,7 @@ def write_experiment_report(
         plotting.save_curves_overlay(
             [(r.job.config, r.history) for r in records], out / "curves_overlay.png"
         )
+    figures.update(extra_figures or {})
     per_run = "\n".join(
         f"<h3>{html.escape(r.job.config)} seed {r.seed}</h3>{epoch_table(r.history)}"
         for r in records
