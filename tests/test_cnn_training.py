@@ -100,3 +100,38 @@ def test_a_cnn_model_file_round_trips_and_predicts_an_image(
     assert "bar.png" in capsys.readouterr().out
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["model"] == "cnn"
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [(np.float64, 1e-10), (np.float32, 2e-4)])
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_the_fast_plan_trains_a_cnn_as_its_layers_do(dtype: type, rtol: float,
+                                                     batch_norm: bool) -> None:  # fmt: skip
+    """Five SGD-momentum steps through fit's plan (channels-last im2col convolutions, strided
+    pools) against the layers' own forward/backward: the same weights and running statistics,
+    to rounding (a GEMM adds in another order than the readable loops)."""
+    from bareprop.fast.plan import Plan
+
+    def net() -> bp.Sequential:
+        rng = np.random.default_rng(0)
+        return bp.build_cnn((1, 12, 12), 4, batch_norm=batch_norm, rng=rng, dtype=dtype)
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, (16, 1, 12, 12)).astype(dtype)
+    y = rng.integers(0, 4, 16)
+    fast, slow = net(), net()
+    plan = Plan(fast, bp.SoftmaxCrossEntropy(), bp.SGD(fast.parameters(), lr=0.05, momentum=0.9))
+    loss, opt = bp.SoftmaxCrossEntropy(), bp.SGD(slow.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(5):
+        fast_loss = plan.loss_forward(plan.forward(x), y)
+        plan.backward()
+        plan.step()
+        slow_loss = loss.forward(slow.forward(x), y)
+        slow.backward(loss.backward())
+        opt.step()
+        assert fast_loss == pytest.approx(slow_loss, rel=rtol)
+    for (name, a), b in zip(fast.named_parameters(), slow.parameters(), strict=True):
+        np.testing.assert_allclose(a.data, b.data, rtol=rtol, atol=rtol, err_msg=name)
+    for a, b in zip(fast.buffers(), slow.buffers(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+    fast.eval(), slow.eval()
+    np.testing.assert_allclose(Plan(fast).forward(x), slow.forward(x), rtol=rtol, atol=rtol)

@@ -31,10 +31,19 @@ import numpy as np
 
 from bareprop.fast import kernels
 from bareprop.fast.flat import flat_step
+from bareprop.fast.image_ops import (
+    ELEMENTWISE,
+    IMAGE_LAYERS,
+    ChannelsFirstOp,
+    ChannelsLastOp,
+    ImageOp,
+    ImageOps,
+)
 from bareprop.nn.activations import ReLU
 from bareprop.nn.layer import Layer
 from bareprop.nn.linear import Linear
 from bareprop.nn.losses import Loss, SoftmaxCrossEntropy
+from bareprop.nn.shape import Flatten
 from bareprop.optim import Optimizer
 
 _fuse = True
@@ -130,7 +139,7 @@ class ReLUOp:
         return kernels.relu_backward(dy, self.y, mask, dx)  # dy * [y > 0]
 
 
-Op = LayerOp | LinearOp | ReLUOp
+Op = LayerOp | LinearOp | ReLUOp | ImageOps
 
 
 class SoftmaxCrossEntropyOp:
@@ -175,8 +184,10 @@ class Plan:
         flat = getattr(model, "flat", None)
         layers: list[Layer] = flat() if callable(flat) else [model]
         self.ops = _ops(layers, _fuse if fuse is None else fuse)
-        if self.ops and isinstance(self.ops[0], LinearOp):
-            self.ops[0].input_grad = False
+        first = self.ops[1] if self.ops and isinstance(self.ops[0], ChannelsLastOp) else None
+        first = self.ops[0] if self.ops and first is None else first
+        if isinstance(first, (LinearOp, ImageOp)):
+            first.input_grad = False  # nothing reads the first layer's dx
         self.loss: Loss | SoftmaxCrossEntropyOp | None = loss
         if type(loss) is SoftmaxCrossEntropy:
             self.loss = SoftmaxCrossEntropyOp(loss)
@@ -221,13 +232,26 @@ def _no_optimizer() -> None:
 
 
 def _ops(layers: list[Layer], fuse: bool) -> list[Op]:
-    """One op per layer, or per Linear+ReLU pair when fusing."""
+    """One op per layer, or per Linear+ReLU pair when fusing; image layers run channels-last
+    between a :class:`ChannelsLastOp` and their Flatten (or a :class:`ChannelsFirstOp`)."""
     ops: list[Op] = []
     fused_relus: set[int] = set()
+    channels_last = False
     for layer, after in itertools.zip_longest(layers, layers[1:]):
         if id(layer) in fused_relus:
             continue
-        if type(layer) is Linear:
+        if channels_last and not isinstance(layer, (*IMAGE_LAYERS, *ELEMENTWISE, Flatten)):
+            ops.append(ChannelsFirstOp())
+            channels_last = False
+        if isinstance(layer, IMAGE_LAYERS):
+            if not channels_last:
+                ops.append(ChannelsLastOp())
+                channels_last = True
+            ops.append(ImageOp(layer))
+        elif isinstance(layer, Flatten) and channels_last:
+            ops.append(ImageOp(layer))  # back to (N, C * H * W), in the layers' C, H, W order
+            channels_last = False
+        elif type(layer) is Linear:
             relu = fuse and type(after) is ReLU
             if relu:
                 fused_relus.add(id(after))
@@ -236,4 +260,6 @@ def _ops(layers: list[Layer], fuse: bool) -> list[Op]:
             ops.append(ReLUOp())
         else:
             ops.append(LayerOp(layer))
+    if channels_last:
+        ops.append(ChannelsFirstOp())
     return ops
