@@ -110,7 +110,7 @@ class Conv2d(Layer):
     # --- the maths -------------------------------------------------------------------------
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, C, H, W)
-        self._check_input(x)
+        x = self._begin_forward(x)  # cast to self.dtype; (N, C, H, W) or a named error
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, ho, wo = self.output_shape(x.shape[1:])
         self._x_shape = x.shape
@@ -127,7 +127,8 @@ class Conv2d(Layer):
         return y  # (N, O, Ho, Wo)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:  # dy: (N, O, Ho, Wo)
-        assert self._xp is not None, "backward() called before forward()"
+        dy = self._begin_backward(dy)
+        assert self._xp is not None
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         xp, w = self._xp, self.weight.data
         ho, wo = dy.shape[2:]
@@ -182,9 +183,3 @@ class Conv2d(Layer):
                 f"(per-sample shape {shape}, padding {self.padding})"
             )
         return self.out_channels, window_count(h, kh, sh), window_count(w, kw, sw)
-
-    def _check_input(self, x: np.ndarray) -> None:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"Conv2d expects input (N, {self.in_channels}, H, W), got shape {x.shape}"
-            )
