@@ -538,3 +538,59 @@ def test_gradcheck_names_its_input_and_checks_nested_models() -> None:
     _named(lambda: gc.check_loss(loss, np.full((2, 3), np.nan), [0, 1]), "pred", "NaN")
     nested = bp.Sequential([_model(dtype=np.float64), bp.Tanh()])
     assert gc.check_model(nested, loss, X[:3], Y[:3]).passed
+
+
+# --- further cases of the same kinds -----------------------------------------------------------
+
+
+def _diverged() -> bp.Sequential:
+    model = _model()
+    model.layers[0].weight.data[0, 0] = np.nan
+    return model
+
+
+def _lr_set_to(value: float) -> Callable[[], Any]:
+    model = _model()
+    optimizer = bp.SGD(model.parameters(), lr=0.1)
+    optimizer.lr = value
+    return lambda: _fit(model, optimizer=optimizer)
+
+
+FURTHER: dict[str, tuple[Callable[[], Any], list[str]]] = {
+    "init an int": (lambda: bp.Linear(4, 3, init=5), ["init", "5"]),  # type: ignore[arg-type]
+    "init a list": (lambda: bp.Conv2d(1, 2, 3, init=[1]), ["init"]),  # type: ignore[arg-type]
+    "init wrong shape": (lambda: bp.Linear(4, 3, init=lambda s, r, d: np.zeros(3)),
+                         ["init", "(4, 3)"]),
+    "init NaN": (lambda: bp.Linear(4, 3, init=lambda s, r, d: np.full(s, np.nan)),
+                 ["init", "NaN"]),
+    "build_cnn image too small": (lambda: bp.build_cnn((1, 5, 5)), ["image_shape", "(1, 5, 5)"]),
+    "build_cnn image 2-D": (lambda: bp.build_cnn((28, 28)), ["image_shape"]),
+    "optimizer over a model": (lambda: bp.SGD(_model(), lr=0.1), ["params", "Sequential"]),
+    "optimizer a param twice": (lambda: bp.SGD(_P() + _P()[:1], lr=0.1), ["params[4]", "twice"]),
+    "optimizer.lr set to NaN": (_lr_set_to(float("nan")), ["optimizer.lr", "nan"]),
+    "fit verbose": (lambda: _fit(verbose="loud"), ["verbose", "'loud'"]),
+    "fit y None": (lambda: _fit(y=None), ["y", "NoneType"]),
+    "fit y strings": (lambda: _fit(y=np.array(["a"] * 40)), ["y", "<U1"]),
+    "fit y ragged": (lambda: _fit(y=[[0], [1, 2]]), ["y", "ragged"]),
+    "a loss of no samples": (lambda: bp.SoftmaxCrossEntropy().forward(np.zeros((0, 3)), []),
+                             ["pred", "no samples"]),
+    "an MSE target with NaN": (lambda: bp.MSELoss().forward(np.zeros((1, 2)), [[0, np.nan]]),
+                               ["target", "NaN"]),
+    "predict with NaN weights": (lambda: bp.predict(_diverged(), X), ["outputs", "NaN"]),
+    "evaluate with NaN weights": (lambda: bp.evaluate(_diverged(), X, Y), ["outputs", "NaN"]),
+    "load None": (lambda: bp.load(None), ["path", "NoneType"]),  # type: ignore[arg-type]
+    "save to an int": (lambda: bp.save(_model(), 3), ["path", "int"]),  # type: ignore[arg-type]
+    "gradcheck layer None": (lambda: gc.check_layer(None, X[:2]), ["layer", "NoneType"]),  # type: ignore[arg-type]
+    "gradcheck upstream": (lambda: gc.check_layer(bp.ReLU(), X[:2], upstream="u"), ["upstream"]),
+    "gradcheck analytic keys": (
+        lambda: gc.check_function(lambda: 0.0, {"a": np.zeros(2)}, {}), ["analytic", "'a'"]),
+    "gradcheck arrays": (lambda: gc.check_function(lambda: 0.0, [1], {}), ["arrays", "list"]),  # type: ignore[arg-type]
+    "a scalar to a layer": (lambda: bp.ReLU().forward(3.0), ["ReLU", "scalar"]),
+    "None to a layer": (lambda: bp.Tanh().forward(None), ["x", "object"]),  # type: ignore[arg-type]
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(FURTHER))
+def test_further_cases_are_named(case: str) -> None:
+    call, words = FURTHER[case]
+    _named(call, *words)

@@ -130,7 +130,7 @@ _LAYER_METHODS = ("forward", "backward", "input_shape", "output_shape")
 
 
 def check_model_input(
-    model: Any, x: Any, name: str = "x", *, dtype: Any = None
+    model: Any, x: Any, name: str = "x", *, dtype: Any = None, model_name: str = "model"
 ) -> tuple[np.ndarray, tuple[int, ...]]:
     """The one check of an input batch for ``model``; returns it cast, and the per-sample
     output shape the model gives for it.
@@ -142,7 +142,9 @@ def check_model_input(
     for a float32 model is refused, not turned into infinity.
     """
     if not all(callable(getattr(model, m, None)) for m in _LAYER_METHODS):  # a Layer's
-        raise TypeError(f"model must be a Layer (e.g. a Sequential), got {type(model).__name__}")
+        raise TypeError(
+            f"{model_name} must be a Layer (e.g. a Sequential), got {type(model).__name__}"
+        )
     dtype = np.dtype(getattr(model, "dtype", np.float32) if dtype is None else dtype)
     arr = as_numbers(x, name)
     shape = model.input_shape()
@@ -179,7 +181,16 @@ def check_labels(
     y: Any, n_classes: int, name: str = "y", *, n_samples: int | None = None
 ) -> np.ndarray:
     """Check a 1-D array of integer class labels in ``[0, n_classes)``."""
-    arr = np.asarray(y)
+    try:
+        arr = np.asarray(y)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"{name} must be a 1-D array of class labels, got a ragged {type(y).__name__}"
+        ) from None
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{name} must hold integer class labels, got {type(y).__name__} of dtype {arr.dtype}"
+        )
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D (samples,), got shape {arr.shape}")
     if arr.dtype.kind == "f":

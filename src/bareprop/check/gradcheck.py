@@ -113,12 +113,16 @@ def check_layer(
     if loss is not None and y is None:
         raise ValueError("y is required when a loss is given")
     rng = np.random.default_rng(0) if rng is None else check_rng(rng)
-    x64 = _float64(check_model_input(layer, x, "x", dtype=np.float64)[0])  # x named if wrong
+    x64 = _float64(check_model_input(layer, x, dtype=np.float64, model_name="layer")[0])
     model = as_float64(layer)
     restore = freeze_randomness(model)
     restore()
     out = model.forward(x64)
-    u = _float64(upstream) if upstream is not None else rng.standard_normal(np.shape(out))
+    u = (
+        rng.standard_normal(np.shape(out))
+        if upstream is None
+        else _float64(as_float_array(upstream, "upstream", np.float64))
+    )
     if u.shape != out.shape:
         raise ValueError(f"upstream has shape {u.shape}, the output {out.shape}")
 

@@ -201,7 +201,16 @@ def check_function(
         A :class:`GradcheckReport`; a :class:`KinkWarning` is issued if a probe straddled a kink.
     """
     check_options(eps=eps, atol=atol, rtol=rtol, max_entries=max_entries)
+    if not callable(f):
+        raise TypeError(f"f must be a function of no arguments, got {type(f).__name__}")
+    for what, given in (("arrays", arrays), ("analytic", analytic)):
+        if not isinstance(given, dict):
+            raise TypeError(f"{what} must be a dict of name -> array, got {type(given).__name__}")
+    if set(analytic) != set(arrays):
+        raise ValueError(f"analytic has {sorted(analytic)}, arrays {sorted(arrays)}: not the same")
     for name, a in arrays.items():
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"arrays[{name!r}] must be an ndarray, got {type(a).__name__}")
         if a.dtype != np.float64 or not a.flags.c_contiguous:
             raise TypeError(f"arrays[{name!r}] must be a C-contiguous float64 array, got {a.dtype}")
         if np.shape(analytic[name]) != a.shape:

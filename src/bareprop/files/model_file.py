@@ -58,6 +58,13 @@ def weights_sha256(arrays: list[np.ndarray]) -> str:
     return h.hexdigest()
 
 
+def check_path(path: Any) -> Path:
+    """``path`` as a Path, if it is a str or an ``os.PathLike``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a path, got {type(path).__name__} {path!r}")
+    return Path(path)
+
+
 def header_sha256(header: dict[str, Any]) -> str:
     """SHA-256 of ``header`` without its own ``header_sha256`` field, as canonical JSON
     (sorted keys, no spaces): the same for the header ``save`` writes and ``load`` reads."""
@@ -92,6 +99,7 @@ def save(
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
+    check_path(path)
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}")
     for name, layer in model.named_children():  # the model itself is stored as a Sequential
@@ -216,7 +224,7 @@ def load(path: str | os.PathLike[str]) -> Sequential:
         ModelFileError: the file is missing, truncated, corrupt, tampered with, carries a
             pickle, or does not describe a model whose shapes match its weights.
     """
-    header, arrays = read_header(path)
+    header, arrays = read_header(check_path(path))
     return _built(header, arrays, path)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.nn.init import Initializer, get_initializer
+from bareprop.nn.init import Initializer, draw
 from bareprop.nn.layer import Layer, Parameter, register_layer
 from bareprop.validation import check_dtype, check_int, check_rng, check_shape, pair, window_count
 
@@ -99,9 +99,8 @@ class Conv2d(Layer):
         self.stride: tuple[int, int] = args["stride"]
         self.padding: tuple[int, int] = args["padding"]
         self.dtype: np.dtype = args["dtype"]
-        init_fn = get_initializer(init) if isinstance(init, str) else init
         (kh, kw), c, o = self.kernel_size, self.in_channels, self.out_channels
-        drawn = np.asarray(init_fn((c * kh * kw, o * kh * kw), check_rng(rng), self.dtype))
+        drawn = draw(init, (c * kh * kw, o * kh * kw), check_rng(rng), self.dtype)
         w = drawn.reshape(-1)[: o * c * kh * kw].reshape(o, c, kh, kw)
         self.weight = Parameter(np.asarray(w, dtype=self.dtype))
         self.bias = Parameter(np.zeros(o, dtype=self.dtype)) if args["bias"] else None

@@ -85,7 +85,7 @@ def get_initializer(name: str, **kwargs: Any) -> Initializer:
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
-    if name not in INITIALIZERS:
+    if not isinstance(name, str) or name not in INITIALIZERS:
         raise ValueError(f"init must be one of {', '.join(INITIALIZERS)}; got {name!r}")
     fn = INITIALIZERS[name]
     if kwargs:
@@ -101,9 +101,34 @@ def get_initializer(name: str, **kwargs: Any) -> Initializer:
     return fn
 
 
+def draw(
+    init: str | Initializer, shape: tuple[int, ...], rng: np.random.Generator, dtype: Any
+) -> np.ndarray:
+    """Initial values of ``shape`` from ``init`` (a name or a callable ``(shape, rng, dtype)``),
+    checked: a callable must return finite numbers of that shape."""
+    if isinstance(init, str):
+        return np.asarray(get_initializer(init)(shape, rng, dtype), dtype=dtype)
+    if not callable(init):
+        raise TypeError(
+            f"init must be an initialiser name ({', '.join(INITIALIZERS)}) or a function "
+            f"(shape, rng, dtype) -> array, got {type(init).__name__} {init!r}"
+        )
+    values = np.asarray(init(shape, rng, dtype))
+    if values.shape != tuple(shape) or values.dtype.kind not in "fiu":
+        raise ValueError(
+            f"init returned an array of {values.dtype} {values.shape}, not numbers of shape "
+            f"{tuple(shape)}"
+        )
+    values = values.astype(dtype, copy=False)
+    if not np.isfinite(values).all():
+        raise ValueError("init returned NaN or infinite values")
+    return values
+
+
 __all__ = [
     "INITIALIZERS",
     "Initializer",
+    "draw",
     "get_initializer",
     "glorot_normal",
     "glorot_uniform",

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.nn.init import Initializer, get_initializer
+from bareprop.nn.init import Initializer, draw
 from bareprop.nn.layer import Layer, Parameter, register_layer
 from bareprop.validation import check_dtype, check_positive, check_rng
 
@@ -45,10 +45,8 @@ class Linear(Layer):
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.dtype = check_dtype(dtype)
-        init_fn = get_initializer(init) if isinstance(init, str) else init
-        rng = check_rng(rng)
-        w = init_fn((self.in_features, self.out_features), rng, self.dtype)
-        self.weight = Parameter(np.asarray(w, dtype=self.dtype))
+        w = draw(init, (self.in_features, self.out_features), check_rng(rng), self.dtype)
+        self.weight = Parameter(w)
         self.bias = Parameter(np.zeros(self.out_features, dtype=self.dtype))
         self._x: np.ndarray | None = None
 

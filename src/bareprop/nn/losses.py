@@ -71,6 +71,8 @@ class Loss:
         pred = as_float_array(pred, "pred")
         if ndim is not None and pred.ndim != ndim:
             raise ValueError(f"pred must be 2-D logits (N, C), got shape {pred.shape}")
+        if pred.ndim == 0 or pred.size == 0:
+            raise ValueError(f"pred has no samples (shape {pred.shape}): its loss is not a number")
         return pred
 
 
@@ -127,6 +129,8 @@ class MSELoss(Loss):
                 f"target shape {target.shape} does not match pred shape {pred.shape} (a 1-D "
                 "target is taken as class labels only if it holds integers)"
             )
+        if target.dtype.kind == "f" and not np.isfinite(target).all():
+            raise ValueError("target contains NaN or infinite values")
         self._diff = pred - target.astype(pred.dtype, copy=False)
         total = np.square(self._diff).sum(dtype=np.float64)
         return float(total / self._diff.size if self.reduction == "mean" else total)

@@ -110,7 +110,10 @@ def build_cnn(
         return [layer, *norm, ReLU(), MaxPool2d(2)]
 
     convs = [*conv(image_shape[0], 32), *conv(32, 64), Flatten()]
-    (n_flat,) = Sequential(convs).output_shape(tuple(image_shape))
+    try:
+        (n_flat,) = Sequential(convs).output_shape(image_shape)
+    except ValueError as e:
+        raise ValueError(f"image_shape {image_shape} does not fit the network: {e}") from None
     norm: list[Layer] = [BatchNorm1d(128, dtype=dtype)] if batch_norm else []
     head: list[Layer] = [
         Linear(n_flat, 128, init=init, rng=rng, dtype=dtype), *norm, ReLU(),

@@ -28,7 +28,7 @@ from bareprop.train.predict import check_inputs, check_loss, evaluate
 from bareprop.train.predict import predict as predict  # re-exported
 from bareprop.train.predict import predict_proba as predict_proba  # re-exported
 from bareprop.train.state import FitState, TrainingInterrupted, deferred_sigint
-from bareprop.validation import MAX_COUNT, check_labels, check_positive, check_rng, show
+from bareprop.validation import MAX_COUNT, check_labels, check_positive, check_rng, is_int, show
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
@@ -258,6 +258,7 @@ def _check_parts(model: Layer, loss: Any, optimizer: Any) -> None:
     check_loss(loss)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an Optimizer instance (e.g. SGD(...)), got {optimizer}")
+    check_positive(optimizer.lr, "optimizer.lr")  # an attribute: it may have been set since
     updated = {id(p) for p in optimizer.params}
     missing = sum(id(p) not in updated for p in model.parameters())
     if missing:
@@ -275,6 +276,8 @@ class _Silent:
 
 
 def _reporter(verbose: int, epochs: int, steps: int) -> Any:
+    if not (isinstance(verbose, bool) or (is_int(verbose) and 0 <= verbose <= 2)):
+        raise ValueError(f"verbose must be 0 (silent) or 1 (progress), got {show(verbose)}")
     if not verbose:
         return _Silent()
     from bareprop.train.progress import (
