@@ -543,12 +543,6 @@ def test_gradcheck_names_its_input_and_checks_nested_models() -> None:
 # --- further cases of the same kinds -----------------------------------------------------------
 
 
-def _diverged() -> bp.Sequential:
-    model = _model()
-    model.layers[0].weight.data[0, 0] = np.nan
-    return model
-
-
 def _lr_set_to(value: float) -> Callable[[], Any]:
     model = _model()
     optimizer = bp.SGD(model.parameters(), lr=0.1)
@@ -576,8 +570,6 @@ FURTHER: dict[str, tuple[Callable[[], Any], list[str]]] = {
                              ["pred", "no samples"]),
     "an MSE target with NaN": (lambda: bp.MSELoss().forward(np.zeros((1, 2)), [[0, np.nan]]),
                                ["target", "NaN"]),
-    "predict with NaN weights": (lambda: bp.predict(_diverged(), X), ["outputs", "NaN"]),
-    "evaluate with NaN weights": (lambda: bp.evaluate(_diverged(), X, Y), ["outputs", "NaN"]),
     "load None": (lambda: bp.load(None), ["path", "NoneType"]),  # type: ignore[arg-type]
     "save to an int": (lambda: bp.save(_model(), 3), ["path", "int"]),  # type: ignore[arg-type]
     "gradcheck layer None": (lambda: gc.check_layer(None, X[:2]), ["layer", "NoneType"]),  # type: ignore[arg-type]
@@ -585,6 +577,15 @@ FURTHER: dict[str, tuple[Callable[[], Any], list[str]]] = {
     "gradcheck analytic keys": (
         lambda: gc.check_function(lambda: 0.0, {"a": np.zeros(2)}, {}), ["analytic", "'a'"]),
     "gradcheck arrays": (lambda: gc.check_function(lambda: 0.0, [1], {}), ["arrays", "list"]),  # type: ignore[arg-type]
+    "schedule total 0": (lambda: bp.schedules.linear(1, 0), ["total_steps", "0"]),
+    "schedule past the end": (lambda: bp.schedules.cosine(5, 3), ["step", "5"]),
+    "schedule string step": (lambda: bp.schedules.linear("1", 3), ["step", "'1'"]),
+    "initializer shape 0": (lambda: bp.initializers.glorot_uniform((0, 3), np.random.default_rng()),
+                            ["shape", "(0, 3)"]),
+    "initializer rng": (lambda: bp.initializers.he_normal((3, 4), 5), ["rng", "int 5"]),  # type: ignore[arg-type]
+    "initializer std": (lambda: bp.initializers.normal((3, 4), np.random.default_rng(), std=-1),
+                        ["std", "-1"]),
+    "initializer dtype": (lambda: bp.initializers.zeros((3,), dtype=np.int8), ["dtype", "int8"]),
     "a scalar to a layer": (lambda: bp.ReLU().forward(3.0), ["ReLU", "scalar"]),
     "None to a layer": (lambda: bp.Tanh().forward(None), ["x", "object"]),  # type: ignore[arg-type]
 }  # fmt: skip

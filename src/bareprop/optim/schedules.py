@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from bareprop.validation import finite_float
+from bareprop.validation import finite_float, is_int
 
 Schedule = Callable[[int, int], float]
 
@@ -22,12 +22,23 @@ def constant(step: int, total_steps: int) -> float:
 
 def linear(step: int, total_steps: int) -> float:
     """From 1 down to 0 in a straight line: ``1 - step / total_steps``."""
-    return 1.0 - step / total_steps
+    return 1.0 - _fraction(step, total_steps)
 
 
 def cosine(step: int, total_steps: int) -> float:
     """Half a cosine from 1 down to 0: ``(1 + cos(pi * step / total_steps)) / 2``."""
-    return 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+    return 0.5 * (1.0 + math.cos(math.pi * _fraction(step, total_steps)))
+
+
+def _fraction(step: int, total_steps: int) -> float:
+    """``step / total_steps`` for ``0 <= step <= total_steps``, ``total_steps >= 1`` (named
+    otherwise; a few hundred nanoseconds a step)."""
+    if not (is_int(step) and is_int(total_steps) and 0 <= step <= total_steps >= 1):
+        raise ValueError(
+            f"a schedule takes 0 <= step <= total_steps (integers, total_steps >= 1), got "
+            f"step={step!r}, total_steps={total_steps!r}"
+        )
+    return step / total_steps
 
 
 SCHEDULES: dict[str, Schedule] = {"constant": constant, "linear": linear, "cosine": cosine}
