@@ -586,6 +586,9 @@ FURTHER: dict[str, tuple[Callable[[], Any], list[str]]] = {
     "initializer std": (lambda: bp.initializers.normal((3, 4), np.random.default_rng(), std=-1),
                         ["std", "-1"]),
     "initializer dtype": (lambda: bp.initializers.zeros((3,), dtype=np.int8), ["dtype", "int8"]),
+    "Parameter of strings": (lambda: bp.Parameter("abc"), ["data", "<U3"]),  # type: ignore[arg-type]
+    "Parameter of ints": (lambda: bp.Parameter(np.ones(3, int)), ["Parameter", "int64"]),
+    "Layer.to int32": (lambda: _model().to(np.int32), ["dtype", "int32"]),
     "a scalar to a layer": (lambda: bp.ReLU().forward(3.0), ["ReLU", "scalar"]),
     "None to a layer": (lambda: bp.Tanh().forward(None), ["x", "object"]),  # type: ignore[arg-type]
 }  # fmt: skip

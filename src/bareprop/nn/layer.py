@@ -39,7 +39,13 @@ from typing import Any, Self, TypeVar
 
 import numpy as np
 
-from bareprop.validation import as_float_array, check_forward_done
+from bareprop.validation import (
+    FLOAT_DTYPES,
+    as_float_array,
+    as_numbers,
+    check_dtype,
+    check_forward_done,
+)
 
 
 class Parameter:
@@ -51,6 +57,9 @@ class Parameter:
     """
 
     def __init__(self, data: np.ndarray) -> None:
+        data = as_numbers(data, "data")
+        if data.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"a Parameter's data must be float32 or float64, got {data.dtype}")
         self.data = np.ascontiguousarray(data)
         self.grad = np.zeros_like(self.data)
 
@@ -148,7 +157,7 @@ class Layer:
 
         Gradients are reset to zeros. Returns the layer.
         """
-        dtype = np.dtype(dtype)
+        dtype = check_dtype(dtype)
         buffer_ids = {id(b) for b in self.buffers()} if not self.named_children() else set()
         for name, value in list(vars(self).items()):
             if isinstance(value, Parameter):
