@@ -173,6 +173,15 @@ def run_figures(result: Any, out_dir: Path) -> dict[str, Path]:
     return files
 
 
+def early_stopping_text(stopped: dict[str, Any]) -> str:
+    """Where early stopping stopped a run and which epoch's weights it kept, in words."""
+    if stopped.get("stopped_epoch") is None:
+        return f"never triggered; the best validation loss was at epoch {stopped['best_epoch']}"
+    kept = stopped.get("weights_from_epoch")
+    weights = f"the weights of epoch {kept} (best validation loss)" if kept else "the last weights"
+    return f"stopped after epoch {stopped['stopped_epoch']}, keeping {weights}"
+
+
 def write_run_report(result: Any, out_dir: Path, files: dict[str, Path]) -> Path:
     """``out_dir/report.html`` for one :class:`~bareprop.train.run.RunResult`, with ``files``."""
     metrics = [
@@ -181,6 +190,9 @@ def write_run_report(result: Any, out_dir: Path, files: dict[str, Path]) -> Path
         ["training seconds", f"{result.seconds:.1f}"],
         ["epochs", str(len(result.history["loss"]))],
     ]
+    stopped = getattr(result, "early_stopping", None)
+    if stopped:
+        metrics.append(["early stopping", early_stopping_text(stopped)])
     figures = {k: p for k, p in files.items() if p.suffix == ".png" and p.exists()}
     config = json.dumps(result.config.to_dict(), indent=2)
     sections = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from bareprop.optim import Optimizer
 from bareprop.optim.schedules import Schedule, get_schedule
 from bareprop.train.doctor import Doctor
 from bareprop.train.doctor import TrainingDiverged as TrainingDiverged  # re-exported
+from bareprop.train.early_stopping import EarlyStopping
 from bareprop.train.predict import check_inputs, evaluate
 from bareprop.train.predict import predict as predict  # re-exported
 from bareprop.train.predict import predict_proba as predict_proba  # re-exported
@@ -68,6 +69,8 @@ def fit(
     lr_schedule: str | Schedule | None = None,
     callbacks: Sequence[Any] = (),
     state: FitState | None = None,
+    augment: Callable[[np.ndarray, int], np.ndarray] | None = None,
+    early_stopping: EarlyStopping | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` on ``(x, y)`` with shuffled mini-batches.
 
@@ -88,6 +91,12 @@ def fit(
         state: a :class:`~bareprop.train.state.FitState` to continue from (e.g. read from a
             checkpoint) and to keep up to date, so that a callback can checkpoint it. ``epochs``
             counts from the start of the run, as Keras' ``initial_epoch`` does.
+        augment: ``(batch, step) -> batch``, applied to each training batch before its forward
+            pass (e.g. random shifts of the images); ``step`` counts optimiser steps from the
+            start of the run, so a resumed run can draw the same as an uninterrupted one.
+        early_stopping: an :class:`~bareprop.train.early_stopping.EarlyStopping`: stop once the
+            validation loss has not improved for its ``patience`` epochs, with the best
+            epoch's weights (needs ``validation_data``). It says where it stopped.
 
     Returns:
         ``{"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}``, one value per epoch
@@ -104,6 +113,7 @@ def fit(
     """
     run = _checked(model, x, y, loss, optimizer, epochs, batch_size, validation_data, rng,
                    lr_schedule, callbacks, state)  # fmt: skip
+    _check_hooks(augment, early_stopping, run)
     state = run.state
     plan = Plan(model, loss, optimizer)
     doctor = Doctor(model, run.x, all_finite=plan.all_finite)
@@ -120,6 +130,8 @@ def fit(
                 for start in range(state.batch * batch_size, len(order), batch_size):
                     idx = order[start : start + batch_size]
                     xb, yb = plan.take(run.x, idx), run.y[idx]
+                    if augment is not None:
+                        xb = augment(xb, state.step)
                     out = plan.forward(xb)
                     batch_loss = plan.loss_forward(out, yb)
                     if not math.isfinite(batch_loss):
@@ -138,9 +150,14 @@ def fit(
                         raise TrainingInterrupted(state)
                 logs = _end_epoch(model, loss, run, doctor, start_time)
                 reporter.end_epoch(epoch, logs)
+                stopping = early_stopping is not None and early_stopping.update(
+                    epoch, logs["val_loss"], model
+                )
                 for callback in callbacks:
                     if hasattr(callback, "on_epoch_end"):
                         callback.on_epoch_end(epoch, logs)
+                if stopping:
+                    break
                 if stop.requested and epoch + 1 < epochs:  # Ctrl-C at the epoch's last step
                     raise TrainingInterrupted(state)
     finally:
@@ -148,6 +165,16 @@ def fit(
         reporter.close()
     model.eval()
     return state.history
+
+
+def _check_hooks(augment: Any, early_stopping: Any, run: _Run) -> None:
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a function (batch, step) -> batch, got {augment!r}")
+    if early_stopping is not None:
+        if not isinstance(early_stopping, EarlyStopping):
+            raise TypeError(f"early_stopping must be an EarlyStopping, got {early_stopping!r}")
+        if run.validation is None:
+            raise ValueError("early_stopping needs validation_data to watch")
 
 
 def _record_step(
