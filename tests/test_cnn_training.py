@@ -135,3 +135,13 @@ def test_the_fast_plan_trains_a_cnn_as_its_layers_do(dtype: type, rtol: float,
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
     fast.eval(), slow.eval()
     np.testing.assert_allclose(Plan(fast).forward(x), slow.forward(x), rtol=rtol, atol=rtol)
+
+
+def test_a_cnn_run_reports_its_filters_and_feature_maps(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--model", "cnn", "--data-dir", str(tiny_data), "--out", str(out),
+                 "--epochs", "1", "--batch-size", "32", "--quiet"]) == 0  # fmt: skip
+    page = (out / "report.html").read_text()
+    for name in ("filters", "feature_maps"):
+        assert (out / f"{name}.png").stat().st_size > 1000
+        assert "The first convolution's filters" in page and "What each convolution makes" in page
