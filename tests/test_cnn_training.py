@@ -144,4 +144,14 @@ def test_a_cnn_run_reports_its_filters_and_feature_maps(tiny_data: Path, tmp_pat
     page = (out / "report.html").read_text()
     for name in ("filters", "feature_maps"):
         assert (out / f"{name}.png").stat().st_size > 1000
-        assert "The first convolution's filters" in page and "What each convolution makes" in page
+        assert "The first convolution" in page and "What each convolution makes" in page
+
+
+def test_gradcheck_and_trace_take_conv_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gradcheck", "--model", "cnn-bn", "--samples", "2", "--max-entries", "20"]) == 0
+    assert "gradcheck: PASS" in capsys.readouterr().out
+    assert main(["gradcheck", "--model", "cnn", "--samples", "2", "--max-entries", "20",
+                 "--inject-bug", "linear-weight"]) == 1  # fmt: skip
+    assert main(["trace", "--model", "cnn", "--batch-size", "2", "--probes", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "conv(x, W1) + b1" in shown and "max over 2x2 windows" in shown
