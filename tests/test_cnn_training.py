@@ -204,3 +204,14 @@ def test_a_cnn_bn_run_killed_mid_run_resumes_bit_identical(tmp_path: Path) -> No
                     strict=True):  # fmt: skip
         xa, ya = getattr(x, "data", x), getattr(y, "data", y)
         assert xa.tobytes() == ya.tobytes()
+
+
+def test_replay_reruns_a_cnn_run_identically(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--model", "cnn", "--data-dir", str(tiny_data), "--out", str(out),
+                 "--epochs", "1", "--batch-size", "32", "--no-plots", "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["replay", str(out)]) == 0
+    assert "IDENTICAL: weights SHA-256" in capsys.readouterr().out
