@@ -2,7 +2,7 @@
 
 The reference CNN with batch norm after each convolution and the hidden Linear
 (``--model cnn-bn``), every batch's images shifted by up to 2 pixels (``--augment 2``), AdamW
-with one cosine decay of the learning rate over the run, on all 60,000 training images.
+with one cosine decay of the learning rate over 20 epochs, on all 60,000 training images.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bareprop.train.config import TrainConfig
 
 BEST_CNN = TrainConfig(
     model="cnn-bn", optimizer="adamw", lr=3e-3, weight_decay=1e-4, lr_schedule="cosine",
-    batch_size=128, epochs=15, augment=2, val_fraction=0.0,
+    batch_size=128, epochs=20, augment=2, val_fraction=0.0,
 )  # fmt: skip
 TARGET = 0.995
 
