@@ -84,3 +84,25 @@ def test_bench_cli_rejects_bad_options(
 ) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_rows_give_best_rounds_beside_medians_and_busy_rounds_are_flagged() -> None:
+    from rich.console import Console
+
+    from bareprop.bench import BenchResult, Series
+    from bareprop.bench.report import print_tables, warnings
+
+    result = BenchResult(
+        [Series("bareprop", TINY, [1.0, 1.0, 2.0]), Series("torch", TINY, [2.0, 2.0, 2.0])],
+        parts={}, meta={"cpu": "x", "cores": 2, "threads": 2, "python": "3.11", "rounds": 3},
+    )  # fmt: skip
+    row = training_rows(result)[0]
+    assert row["vs PyTorch"] == "2.00x" and row["best rounds"] == "2.00x"
+    assert warnings(result) == [
+        "warning: the rounds of bareprop.fit on tiny disagree by 100%: the machine was busy; "
+        "trust the best rounds' ratio"
+    ]
+    console = Console(record=True, width=200)
+    print_tables(result, console)
+    shown = console.export_text()
+    assert "disagree by 100%" in shown and "target" not in shown  # targets: BENCHMARKS.md only

@@ -135,3 +135,83 @@ def test_the_fast_plan_trains_a_cnn_as_its_layers_do(dtype: type, rtol: float,
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
     fast.eval(), slow.eval()
     np.testing.assert_allclose(Plan(fast).forward(x), slow.forward(x), rtol=rtol, atol=rtol)
+
+
+def test_a_cnn_run_reports_its_filters_and_feature_maps(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--model", "cnn", "--data-dir", str(tiny_data), "--out", str(out),
+                 "--epochs", "1", "--batch-size", "32", "--quiet"]) == 0  # fmt: skip
+    page = (out / "report.html").read_text()
+    for name in ("filters", "feature_maps"):
+        assert (out / f"{name}.png").stat().st_size > 1000
+        assert "The first convolution" in page and "What each convolution makes" in page
+
+
+def test_gradcheck_and_trace_take_conv_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gradcheck", "--model", "cnn-bn", "--samples", "2", "--max-entries", "20"]) == 0
+    assert "gradcheck: PASS" in capsys.readouterr().out
+    assert main(["gradcheck", "--model", "cnn", "--samples", "2", "--max-entries", "20",
+                 "--inject-bug", "linear-weight"]) == 1  # fmt: skip
+    assert main(["trace", "--model", "cnn", "--batch-size", "2", "--probes", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "conv(x, W1) + b1" in shown and "max over 2x2 windows" in shown
+
+
+def test_compare_trains_the_cnn_in_both_frameworks_to_the_same_weights(
+    tiny_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    assert main(["compare", "--model", "cnn-bn", "--data-dir", str(tiny_data), "--limit", "64",
+                 "--epochs", "1", "--batch-size", "16", "--dtype", "float64", "--optimizer",
+                 "sgd", "--momentum", "0.9", "--lr", "0.05"]) == 0  # fmt: skip
+    shown = capsys.readouterr().out
+    divergence = float(shown.split("largest weight divergence: ")[1].split()[0])
+    assert divergence < 1e-10  # float64, batch norm's running statistics in the twin too
+
+
+def test_a_cnn_bn_run_killed_mid_run_resumes_bit_identical(tmp_path: Path) -> None:
+    """SIGKILL once the first checkpoint exists, then --resume: the same weights and running
+    statistics as a run never interrupted, with augmentation and early stopping on too."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import make_idx_dataset
+
+    data = make_idx_dataset(tmp_path / "data", n_train=600)
+    options = ["--model", "cnn-bn", "--data-dir", str(data), "--epochs", "3", "--batch-size",
+               "16", "--augment", "1", "--early-stopping", "5", "--no-plots",
+               "--quiet"]  # fmt: skip
+
+    def cmd(*args: str) -> list[str]:
+        return [sys.executable, "-m", "bareprop.cli", "train", *args]
+
+    reference = tmp_path / "reference"
+    subprocess.run(cmd("--out", str(reference), *options), check=True, timeout=300)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(cmd("--out", str(out), *options), stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.npz").exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert not (out / "model.npz").exists()
+    subprocess.run(cmd("--resume", str(out), "--quiet"), check=True, timeout=300)
+    a, b = bp.load(reference / "model.npz"), bp.load(out / "model.npz")
+    for x, y in zip([*a.parameters(), *a.buffers()], [*b.parameters(), *b.buffers()],
+                    strict=True):  # fmt: skip
+        xa, ya = getattr(x, "data", x), getattr(y, "data", y)
+        assert xa.tobytes() == ya.tobytes()
+
+
+def test_replay_reruns_a_cnn_run_identically(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--model", "cnn", "--data-dir", str(tiny_data), "--out", str(out),
+                 "--epochs", "1", "--batch-size", "32", "--no-plots", "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["replay", str(out)]) == 0
+    assert "IDENTICAL: weights SHA-256" in capsys.readouterr().out

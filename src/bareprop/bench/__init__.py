@@ -124,7 +124,8 @@ def run_bench(
     """Measure every available task on every config, ``rounds`` times, interleaved.
 
     Args:
-        configs: the configurations (default: SGD b64 and Adam b128 on 784-500-250-100-10).
+        configs: the configurations (default: SGD b64 and Adam b128 on 784-500-250-100-10;
+            ``CONFIGS`` adds the reference CNN with Adam b128).
         rounds: how many times each measurement is taken.
         steps: training steps timed per measurement (default: ``epochs`` whole epochs).
         epochs: whole epochs per measurement when ``steps`` is None.
@@ -150,7 +151,7 @@ def run_bench(
             scale = per_epoch if kind == "train" else 1
             s.values.append(answer["seconds"] / answer["steps"] * scale)
     part_times: dict[str, dict[str, float]] = {}
-    for cfg in configs if parts else ():
+    for cfg in [c for c in configs if c.model == "mlp"] if parts else ():
         on_progress(f"parts of a step on {cfg.name}")
         job = {"task": "parts", "config": cfg.to_dict(), "steps": steps or 300, **common}
         part_times[cfg.name] = run_worker(job)["parts"]
@@ -166,6 +167,8 @@ def _plan(
         for task in tasks:
             if task == "torch-fused" and cfg.optimizer != "adam":
                 continue
+            if cfg.model == "cnn" and task not in ("bareprop", "torch", "gemms"):
+                continue  # the CNN: bareprop, PyTorch eager and the im2col GEMMs alone
             if available(task):
                 jobs.append((task, cfg, "train"))
     if predict_repeats:

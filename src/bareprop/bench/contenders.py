@@ -22,19 +22,22 @@ from typing import Any
 
 import numpy as np
 
+from bareprop.bench.cnn import cnn_gemms, torch_cnn
+
 WARMUP_STEPS = 20
 EPOCH_SAMPLES = 60_000  # an epoch of MNIST: every s/epoch figure is for this many samples
 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """One reference configuration: the MLP, the optimiser and the batch size."""
+    """One reference configuration: the network, the optimiser and the batch size."""
 
     name: str
     optimizer: str  # "sgd" or "adam"
     lr: float
     batch_size: int
     hidden: tuple[int, ...] = (500, 250, 100)
+    model: str = "mlp"  # or "cnn": the reference CNN of bareprop.build_cnn
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,6 +47,13 @@ REFERENCE = (
     BenchConfig("sgd-b64", "sgd", 0.01, 64),
     BenchConfig("adam-b128", "adam", 1e-3, 128),
 )
+CNN = BenchConfig("cnn-adam-b128", "adam", 1e-3, 128, model="cnn")
+CONFIGS = {cfg.name: cfg for cfg in (*REFERENCE, CNN)}
+
+
+def images(cfg: BenchConfig, x: np.ndarray) -> np.ndarray:
+    """``x`` as ``cfg``'s network takes it: flat pixels, or ``(N, 1, 28, 28)`` for the CNN."""
+    return x.reshape(len(x), 1, 28, 28) if cfg.model == "cnn" else x
 
 
 def load_data(
@@ -104,7 +114,10 @@ def bareprop_train(cfg: BenchConfig, x: np.ndarray, y: np.ndarray, steps: int) -
     import bareprop as bp
 
     rng = np.random.default_rng(0)
-    model = bp.build_mlp(x.shape[1], list(cfg.hidden), 10, rng=rng)
+    if cfg.model == "cnn":
+        model, x = bp.build_cnn(rng=rng), images(cfg, x)
+    else:
+        model = bp.build_mlp(x.shape[1], list(cfg.hidden), 10, rng=rng)
     opt = (
         bp.SGD(model.parameters(), cfg.lr)
         if cfg.optimizer == "sgd"
@@ -160,7 +173,8 @@ def torch_train(
     import torch
 
     torch.manual_seed(0)
-    model = _torch_mlp(x.shape[1], cfg.hidden)
+    model = torch_cnn() if cfg.model == "cnn" else _torch_mlp(x.shape[1], cfg.hidden)
+    x = images(cfg, x)
     variant = "default"
     if cfg.optimizer == "sgd":
         opt: Any = torch.optim.SGD(model.parameters(), lr=cfg.lr)
@@ -229,6 +243,8 @@ def gemms_alone(cfg: BenchConfig, x: np.ndarray, y: np.ndarray, steps: int) -> d
     Per step: the forward product of each layer, the weight gradient of each layer and the
     input gradient of every layer but the first (11 GEMMs for the reference MLP).
     """
+    if cfg.model == "cnn":
+        return cnn_gemms(cfg.batch_size, steps, _timed)
     rng = np.random.default_rng(0)
     sizes = [x.shape[1], *cfg.hidden, 10]
     bs = cfg.batch_size

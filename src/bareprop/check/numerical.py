@@ -91,10 +91,17 @@ class GradcheckReport:
 
 
 def check_options(
-    *, eps: Any = EPS, atol: Any = ATOL, rtol: Any = RTOL, max_entries: Any = None
+    *,
+    eps: Any = EPS,
+    atol: Any = ATOL,
+    rtol: Any = RTOL,
+    max_entries: Any = None,
+    skip_kinks: Any = False,
 ) -> None:
     """The options of a gradient check: ``eps`` > 0, ``atol`` and ``rtol`` >= 0 (finite
-    numbers), ``max_entries`` a positive integer or None."""
+    numbers), ``max_entries`` a positive integer or None, ``skip_kinks`` a bool."""
+    if not isinstance(skip_kinks, (bool, np.bool_)):
+        raise TypeError(f"skip_kinks must be True or False, got {skip_kinks!r}")
     check_positive(eps, "eps")
     check_range(atol, "atol", 0.0, math.inf)
     check_range(rtol, "rtol", 0.0, math.inf)
@@ -148,18 +155,22 @@ def _check_array(
     f0: float,
     idx: np.ndarray,
     tol: tuple[float, float, float],
+    skip_kinks: bool = False,
 ) -> ArrayCheck:
     eps, atol, rtol = tol
     flat = a.reshape(-1)  # a view: perturbing it perturbs what f reads
     assert np.shares_memory(flat, a), "gradcheck needs contiguous arrays"
     num = np.empty(len(idx))
-    kinks = 0
+    kinked = np.zeros(len(idx), dtype=bool)
     for k, i in enumerate(idx):
         plus, minus = central_difference(f, flat, i, eps)
         num[k] = (plus - minus) / (2 * eps)
         one_sided_gap = abs((plus - f0) - (f0 - minus)) / eps
-        kinks += one_sided_gap > atol + rtol * abs(num[k])
+        kinked[k] = one_sided_gap > atol + rtol * abs(num[k])
+    kinks = int(kinked.sum())
     ana = np.asarray(analytic, dtype=np.float64).reshape(-1)[idx]
+    if skip_kinks:  # probes across a kink measure nothing: leave them out of the verdict
+        ana, num, idx = ana[~kinked], num[~kinked], idx[~kinked]
     err = np.abs(ana - num)
     scale = np.maximum(np.abs(ana), np.abs(num))
     rel = np.divide(err, scale, out=np.zeros_like(err), where=scale >= atol)
@@ -184,6 +195,7 @@ def check_function(
     rtol: float = RTOL,
     max_entries: int | None = None,
     rng: np.random.Generator | None = None,
+    skip_kinks: bool = False,
 ) -> GradcheckReport:
     """Compare analytic gradients of a scalar ``f()`` with central differences.
 
@@ -196,11 +208,13 @@ def check_function(
             ``|analytic - numerical| <= atol + rtol * |numerical|``).
         max_entries: probe at most this many entries per array, drawn at random (all if None).
         rng: draws the sampled entries.
+        skip_kinks: leave probes that straddle a kink out of the verdict (their one-sided
+            slopes disagree: no central difference is right there); ``kinks`` counts them.
 
     Returns:
         A :class:`GradcheckReport`; a :class:`KinkWarning` is issued if a probe straddled a kink.
     """
-    check_options(eps=eps, atol=atol, rtol=rtol, max_entries=max_entries)
+    check_options(eps=eps, atol=atol, rtol=rtol, max_entries=max_entries, skip_kinks=skip_kinks)
     if not callable(f):
         raise TypeError(f"f must be a function of no arguments, got {type(f).__name__}")
     for what, given in (("arrays", arrays), ("analytic", analytic)):
@@ -220,10 +234,10 @@ def check_function(
     rng = np.random.default_rng(0) if rng is None else check_rng(rng)
     f0 = f()
     tol = (eps, atol, rtol)
-    checks = [
-        _check_array(name, f, a, analytic[name], f0, _probe_indices(a.size, max_entries, rng), tol)
-        for name, a in arrays.items()
-    ]
+    checks = []
+    for name, a in arrays.items():
+        idx = _probe_indices(a.size, max_entries, rng)
+        checks.append(_check_array(name, f, a, analytic[name], f0, idx, tol, skip_kinks))
     kinked = [f"{c.name} ({c.kinks})" for c in checks if c.kinks]
     if kinked:
         warnings.warn(

@@ -17,7 +17,19 @@ from typing import Any
 import numpy as np
 
 from bareprop.check.gradcheck import as_float64, central_difference, freeze_randomness
-from bareprop.nn import Dropout, Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from bareprop.nn import (
+    AvgPool2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Layer,
+    LeakyReLU,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from bareprop.nn.losses import Loss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
 
@@ -52,9 +64,14 @@ class Trace:
 
 
 def _values(a: np.ndarray, n: int = 4) -> str:
-    """A few values: sample 0's first ``n`` (for a weight gradient, its busiest row)."""
+    """A few values: sample 0's first ``n`` (for a weight gradient, its busiest row; for an
+    image, sample 0's first channel, from its centre row)."""
     if a.ndim == 0:
         return f"{float(a):.5g}"
+    if a.ndim > 2:  # (N, C, H, W) activations or (O, C, kH, kW) kernels: one row of one map
+        plane = a[0].reshape(-1, *a.shape[-2:])[0]
+        r = len(plane) // 2
+        return f"[0, 0, {r}, :]: " + _values(plane[r], n).removeprefix("row 0: ")
     row, label = (a, "") if a.ndim == 1 else (a[0], "row 0: ")
     if a.ndim == 2 and a.shape[0] > 1 and not np.any(a[0]):  # e.g. a black pixel's weights
         r = int(np.argmax(np.abs(a).sum(axis=1)))
@@ -91,6 +108,22 @@ FORMULAS: dict[type[Layer], Formula] = {
         "h{k}", "{out} = {var} * m{k} / (1 - {layer.p:g})   (m{k}: the kept units)",
         "{g} = {d} * m{k} / (1 - {layer.p:g})",
     ),
+    Conv2d: Formula(
+        "z{k}", "{out} = conv({var}, W{k}) + b{k}   (W{k}: {layer.out_channels}x"
+        "{layer.in_channels}x{layer.kernel_size[0]}x{layer.kernel_size[1]}, stride "
+        "{layer.stride[0]}, padding {layer.padding[0]})",
+        "{g} = conv_transpose({d}, W{k})",
+        (("weight", "dW{k} = correlate({var}, {d})"), ("bias", "db{k} = sum({d}, axis=(0, 2, 3))")),
+    ),
+    MaxPool2d: Formula(
+        "p{k}", "{out} = max over {layer.kernel_size[0]}x{layer.kernel_size[1]} windows of {var}",
+        "{g} = {d} routed to each window's max",
+    ),
+    AvgPool2d: Formula(
+        "p{k}", "{out} = mean over {layer.kernel_size[0]}x{layer.kernel_size[1]} windows of {var}",
+        "{g} = {d} spread evenly over each window",
+    ),
+    Flatten: Formula("f{k}", "{out} = {var}.reshape(N, -1)", "{g} = {d}.reshape({var}.shape)"),
 }  # fmt: skip
 """The formulas the trace prints, per layer type; a layer type without one is shown by name."""
 

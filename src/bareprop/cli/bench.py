@@ -10,7 +10,8 @@ from typing import Any
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "bench", help="time training against PyTorch and scikit-learn in the same run",
-        description="Train the reference MLP 784-500-250-100-10 (SGD b64, Adam b128) with "
+        description="Train the reference MLP 784-500-250-100-10 (SGD b64, Adam b128) and the "
+        "reference CNN (Adam b128) with "
         "bareprop, PyTorch eager and scikit-learn (those installed), each in its own process, in "
         "interleaved rounds; print s/epoch, samples/s, the ratio to PyTorch, the GEMMs-alone "
         "bound and where a bareprop step spends its time.",
@@ -35,6 +36,13 @@ def add_parser(sub: Any) -> None:
         help="of: bareprop bareprop-numpy torch torch-fused sklearn gemms (default: all installed)",
     )
     p.add_argument(
+        "--configs",
+        nargs="+",
+        metavar="NAME",
+        default=None,
+        help="of: sgd-b64 adam-b128 cnn-adam-b128 (default: all three)",
+    )
+    p.add_argument(
         "--quick",
         action="store_true",
         help="1 round of 200 steps, no scikit-learn: a rough look in ~30 s",
@@ -53,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from bareprop.bench import TRAINERS, run_bench
+    from bareprop.bench.contenders import CONFIGS
     from bareprop.bench.report import print_tables, to_markdown
 
     for name in ("rounds", "epochs", "threads"):
@@ -66,13 +75,18 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--only: unknown trainer(s) {', '.join(unknown)}; known: {', '.join(TRAINERS)}"
         )
+    names = list(args.configs or CONFIGS)
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        raise ValueError(f"--configs: unknown {', '.join(unknown)}; known: {', '.join(CONFIGS)}")
     rounds, steps = args.rounds, args.steps
     if args.quick:
         rounds, steps = 1, steps or 200
         tasks = [t for t in tasks if t != "sklearn"] if args.only is None else tasks
     console = Console(stderr=True)
     result = run_bench(
-        rounds=rounds, steps=steps, epochs=args.epochs, threads=args.threads, tasks=tasks,
+        [CONFIGS[n] for n in names], rounds=rounds, steps=steps, epochs=args.epochs,
+        threads=args.threads, tasks=tasks,
         predict_repeats=2 if args.quick else 5, on_progress=lambda m: console.print(m, style="dim"),
     )  # fmt: skip
     print_tables(result)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-PRESETS = ("notebooks", "best-mlp")
+PRESETS = ("notebooks", "best-mlp", "best-cnn")
 STUDIES = ("init-study", "optimizer-study", "regularization-study", "bn-study")  # lab/studies.py
 
 
@@ -28,7 +28,8 @@ def add_parser(sub: Any) -> None:
         "--preset",
         choices=PRESETS + STUDIES,
         help="notebooks: the five source notebooks, faithful and sound; "
-        "best-mlp: our best plain MLP recipe",
+        "best-mlp: our best plain MLP recipe; best-cnn: our best CNN recipe; the classic "
+        "studies: init-study, optimizer-study, regularization-study, bn-study",
     )
     p.add_argument(
         "--seeds",

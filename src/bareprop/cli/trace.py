@@ -12,12 +12,8 @@ from bareprop.cli.gradcheck import NETWORK_FIELDS
 from bareprop.cli.train import add_model_options, config_from_args
 
 SMALLER_DEFAULTS = {"hidden": [16], "batch_size": 4}  # a trace is read by a person
-# An MLP's options (check.trace shows 2-D activations: no --model cnn or --model-file) and
-# the batch; always float64, so no --dtype.
-TRACE_FIELDS = (
-    *(name for name in NETWORK_FIELDS if name not in ("model", "model_file")),
-    "batch_size",
-)
+# The network's options and the batch; always float64, so no --dtype.
+TRACE_FIELDS = (*NETWORK_FIELDS, "batch_size")
 
 
 def add_parser(sub: Any) -> None:
@@ -28,7 +24,7 @@ def add_parser(sub: Any) -> None:
         "and a few values, forward then backward; then the numerical gradient beside the "
         "analytic one for a few entries of every parameter.",
     )  # fmt: skip
-    add_model_options(p, TRACE_FIELDS, SMALLER_DEFAULTS, title="network (an MLP)")
+    add_model_options(p, TRACE_FIELDS, SMALLER_DEFAULTS, title="network")
     p.add_argument(
         "--probes",
         type=int,
@@ -45,7 +41,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bareprop.check.trace import to_markdown, trace_batch
-    from bareprop.data.mnist import load_split, preprocess
+    from bareprop.data.mnist import load_split, model_input_shape, preprocess
     from bareprop.files.atomic import write_text
     from bareprop.train.run import build, seeded_rngs
 
@@ -60,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
     x = preprocess(images[: config.batch_size], np.float64)
     y = labels[: config.batch_size].astype(np.int64)
     model, loss, _ = build(config, x.shape[1:], int(labels.max()) + 1, seeded_rngs(config.seed))
+    x = x.reshape(len(x), *model_input_shape(model, images.shape[1:]))
     trace = trace_batch(model, loss, x, y, probes=args.probes)
-    sizes = " -> ".join(map(str, [x.shape[1], *config.hidden, model.out_features]))
     trace.title = (
-        f"Network {sizes}, {config.activation}, {config.loss} loss ({config.reduction}), "
-        f"dropout {config.dropout:g}; "
+        f"Network {_describe(config, x.shape[1:], model)}, {config.loss} loss "
+        f"({config.reduction}); "
         f"weights at initialisation ({config.init}, seed {config.seed}), float64. "
         f"Batch: the first {len(x)} training samples, labels y = {y.tolist()}."
     )
@@ -77,6 +73,15 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"wrote {write_svg(draw_network(model, loss, x, y), args.svg)}")
     return 0
+
+
+def _describe(config: Any, sample: tuple[int, ...], model: Any) -> str:
+    """``784 -> 16 -> 10, relu, dropout 0`` for an MLP; the layer list for any other net."""
+    if config.model == "mlp" and config.model_file is None:
+        sizes = " -> ".join(map(str, [sample[0], *config.hidden, model.output_shape(sample)[0]]))
+        return f"{sizes}, {config.activation}, dropout {config.dropout:g}"
+    names = ", ".join(type(layer).__name__ for layer in model.flat())
+    return f"{'x'.join(map(str, sample))} -> {names}"
 
 
 def render(trace: Any) -> None:

@@ -146,6 +146,7 @@ def resume_config(args: argparse.Namespace) -> tuple[TrainConfig, Any]:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from bareprop.show.report import early_stopping_text
     from bareprop.show.run_folder import default_out_dir, write_run
     from bareprop.train.checkpoint import FILENAME
     from bareprop.train.run import train_run
@@ -181,5 +182,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {out}/: {', '.join(p.name for p in files.values())}")
         print(f"test loss: {result.test_loss:.4f}   training: {result.seconds:.1f}s")
+        if result.early_stopping is not None:
+            print(f"early stopping: {early_stopping_text(result.early_stopping)}")
     print(f"test accuracy: {100 * result.test_accuracy:.2f}%")
     return 0

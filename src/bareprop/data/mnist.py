@@ -135,7 +135,7 @@ PIXEL_SCALE = 1.0 / 255.0
 
 def preprocess(images: np.ndarray, dtype: Any, scale: float = PIXEL_SCALE) -> np.ndarray:
     """uint8 images ``(N, rows, cols)`` -> ``(N, rows * cols)`` times ``scale`` (in [0, 1])."""
-    flat = images.reshape(len(images), -1)
+    flat = images.reshape(len(images), math.prod(images.shape[1:]))  # -1 fails for N = 0
     if flat.dtype == np.uint8:  # a 256-entry table: same values, without a float64 copy
         return (np.arange(256) * scale).astype(dtype)[flat]
     return (flat * scale).astype(dtype)

@@ -109,11 +109,11 @@ def grid_jobs(grid: Grid, *, limit: int | None = None, epochs_scale: float = 1.0
     for name, config in grid.configs():
         config = replace(config, epochs=max(1, round(config.epochs * epochs_scale)))
         options = {k: v for k, v in config.to_dict().items() if k != "seed"}
-        jobs.append(Job(name, options, _config_runner(config, limit)))
+        jobs.append(Job(name, options, config_runner(config, limit)))
     return jobs
 
 
-def _config_runner(config: TrainConfig, limit: int | None) -> Runner:
+def config_runner(config: TrainConfig, limit: int | None) -> Runner:
     """Trains ``config`` with the seed it is given, as ``bareprop train`` would; ``limit``
     keeps the first N training and test images."""
 

@@ -17,7 +17,7 @@ from bareprop.lab.experiment import DEFAULT_TARGET
 from bareprop.lab.grid import Grid, grid_jobs, load_grid
 from bareprop.lab.presets import Job
 
-PRESET_TARGETS = {"best-mlp": 0.988}
+PRESET_TARGETS = {"best-mlp": 0.988, "best-cnn": 0.995}
 
 
 @dataclass
@@ -84,7 +84,7 @@ def _preset_jobs(
     only: tuple[str, ...],
 ) -> list[Job]:
     """A preset's jobs (MNIST is loaded on a job's first run, once per process)."""
-    from bareprop.lab import best_mlp, notebooks, presets
+    from bareprop.lab import best_cnn, best_mlp, notebooks, presets
 
     @cache
     def data() -> notebooks.Images:
@@ -92,6 +92,8 @@ def _preset_jobs(
 
     if preset == "notebooks":
         jobs = presets.notebook_jobs(data, epochs_scale=epochs_scale, sound=sound)
+    elif preset == "best-cnn":
+        jobs = best_cnn.best_cnn_jobs(data_dir, limit, epochs_scale=epochs_scale)
     else:
         jobs = best_mlp.best_mlp_jobs(data, epochs_scale=epochs_scale)
     return _only(jobs, only)

@@ -92,6 +92,18 @@ CAPTIONS = {
         "the unit, on one scale for all tiles (the colour bar): red positive, blue negative, "
         "white near 0. Ink on red pixels raises the unit's input, ink on blue lowers it.",
     ),
+    "filters": (
+        "The first convolution's filters",
+        "One tile per filter: its kernel's weights (for one input channel), on one scale for "
+        "all tiles (the colour bar): red positive, blue negative. A filter responds where the "
+        "image looks like its red part and not its blue part: edges and strokes of a direction.",
+    ),
+    "feature_maps": (
+        "What each convolution makes of one test digit",
+        "The digit on the left, then one row per convolution layer: the map of each of its "
+        "output channels after the layer (brighter: larger). Early maps keep the digit's shape; "
+        "deeper ones are smaller and mark where a learnt feature occurs.",
+    ),
     "per_class": (
         "Test error per digit",
         "The share of each digit's test images that the model misclassified, as bars from 0; "
@@ -149,28 +161,40 @@ def write_page(path: Path, title: str, sections: Sequence[tuple[str, str]]) -> P
 def run_figures(result: Any, out_dir: Path) -> dict[str, Path]:
     """The single-run figures beyond curves and confusion matrix: sample digits, the most
     confidently misclassified test digits, first-layer weights and per-class accuracy."""
-    from bareprop.data.mnist import load_split, preprocess
-    from bareprop.show import plots
+    from bareprop.data.mnist import inputs_for, load_split, preprocess
+    from bareprop.show import cnn_plots, plots
     from bareprop.train.fit import predict_proba
 
     x_img, y_test = load_split(result.config.data_dir, "test")  # not the training set again
     x_test = preprocess(x_img, np.dtype(result.config.dtype))
     y_test = y_test.astype(np.int64)
-    files = {
-        name: out_dir / f"{name}.png"
-        for name in ("samples", "misclassified", "first_layer", "per_class")
-    }
+    names = ("samples", "misclassified", "first_layer", "per_class")
+    files = {name: out_dir / f"{name}.png" for name in names}
     plots.save_samples(x_test, y_test, files["samples"])
-    plots.save_misclassified(
-        x_test, y_test, predict_proba(result.model, x_test), files["misclassified"]
-    )
+    probabilities = predict_proba(result.model, inputs_for(result.model, x_img))
+    plots.save_misclassified(x_test, y_test, probabilities, files["misclassified"])
     first = result.model.parameters()[0].data  # the first layer's weight
     if first.ndim == 2 and int(np.sqrt(first.shape[0])) ** 2 == first.shape[0]:
         plots.save_first_layer(first, files["first_layer"])
+    elif first.ndim == 4:  # a convolution: its filters, then what each conv layer makes
+        files["first_layer"] = out_dir / "filters.png"
+        cnn_plots.save_filters(first, files["first_layer"])
+        files["feature_maps"] = out_dir / "feature_maps.png"
+        cnn_plots.save_feature_maps(result.model, inputs_for(result.model, x_img[:1]),
+                                    int(y_test[0]), files["feature_maps"])  # fmt: skip
     else:
         del files["first_layer"]
     plots.save_per_class(result.confusion, files["per_class"])
     return files
+
+
+def early_stopping_text(stopped: dict[str, Any]) -> str:
+    """Where early stopping stopped a run and which epoch's weights it kept, in words."""
+    if stopped.get("stopped_epoch") is None:
+        return f"never triggered; the best validation loss was at epoch {stopped['best_epoch']}"
+    kept = stopped.get("weights_from_epoch")
+    weights = f"the weights of epoch {kept} (best validation loss)" if kept else "the last weights"
+    return f"stopped after epoch {stopped['stopped_epoch']}, keeping {weights}"
 
 
 def write_run_report(result: Any, out_dir: Path, files: dict[str, Path]) -> Path:
@@ -181,6 +205,9 @@ def write_run_report(result: Any, out_dir: Path, files: dict[str, Path]) -> Path
         ["training seconds", f"{result.seconds:.1f}"],
         ["epochs", str(len(result.history["loss"]))],
     ]
+    stopped = getattr(result, "early_stopping", None)
+    if stopped:
+        metrics.append(["early stopping", early_stopping_text(stopped)])
     figures = {k: p for k, p in files.items() if p.suffix == ".png" and p.exists()}
     config = json.dumps(result.config.to_dict(), indent=2)
     sections = [

@@ -51,6 +51,8 @@ def write_run(result: RunResult, out_dir: Path, *, plots: bool = True) -> dict[s
         "test_loss": result.test_loss,
         "seconds": result.seconds,
     }
+    if result.early_stopping is not None:
+        summary["early_stopping"] = result.early_stopping
     write_text(files["config"], json.dumps(summary, indent=2) + "\n")
     write_text(files["metrics"], metrics_csv(result.history, result.diagnostics))
     files["manifest"] = out_dir / MANIFEST

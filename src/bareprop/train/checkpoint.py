@@ -9,6 +9,7 @@ previous checkpoint intact. It never holds a pickle; it is read with ``allow_pic
                  is (:class:`FitState`: epoch, batch, step, history, ...), the optimiser's
                  scalar state and the SHA-256 of all the arrays below
     param_<i>    the model's parameters, in ``model.parameters()`` order
+    best_<i>     with early stopping: the parameters then buffers of the best epoch so far
     buffer_<i>   the model's buffers (e.g. batch norm's running statistics), in ``buffers()``
                  order; none for a model without buffers
     opt_<k>      the optimiser's arrays: ``opt_<name>_<i>`` for a list per parameter
@@ -34,6 +35,7 @@ from bareprop.files.atomic import atomic_write
 from bareprop.files.model_file import MALFORMED, inspect_archive
 from bareprop.nn import Layer
 from bareprop.optim import Optimizer
+from bareprop.train.early_stopping import EarlyStopping
 from bareprop.train.state import FitState
 
 FORMAT = "bareprop-checkpoint"
@@ -98,6 +100,7 @@ def save_checkpoint(
     state: FitState,
     config: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
+    early_stopping: EarlyStopping | None = None,
 ) -> None:
     """Write a checkpoint of a training run to ``path`` atomically.
 
@@ -109,11 +112,14 @@ def save_checkpoint(
         state: where ``fit`` is.
         config: the run's config as a plain dict, kept so that a resume needs nothing else.
         extra: anything else JSON-friendly to keep (``bareprop train`` keeps the data's SHA-256).
+        early_stopping: its state and best weights, if the run stops early.
     """
     arrays = {f"param_{i}": p.data for i, p in enumerate(model.parameters())}
     arrays.update({f"buffer_{i}": b for i, b in enumerate(model.buffers())})
     opt_plain, opt_arrays = _split_optimizer(optimizer.state_dict())
     arrays.update(opt_arrays)
+    if early_stopping is not None:
+        arrays.update({f"best_{i}": a for i, a in enumerate(early_stopping.best_weights)})
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -124,6 +130,7 @@ def save_checkpoint(
         "optimizer": opt_plain,
         "n_params": len(model.parameters()),
         "n_buffers": len(model.buffers()),
+        "early_stopping": None if early_stopping is None else early_stopping.state_dict(),
         "sha256": _sha256(arrays),
     }
     blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
@@ -142,6 +149,8 @@ class Checkpoint:
     fit: FitState
     extra: dict[str, Any] = field(default_factory=dict)
     buffers: list[np.ndarray] = field(default_factory=list)
+    early_stopping: dict[str, Any] | None = None
+    best_weights: list[np.ndarray] = field(default_factory=list)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
@@ -179,9 +188,11 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         buffers = [arrays[f"buffer_{i}"] for i in range(int(meta.get("n_buffers", 0)))]
         optimizer = _join_optimizer(meta["optimizer"], arrays)
         fit = FitState(**meta["fit"])
+        best = sorted((k for k in arrays if k.startswith("best_")), key=lambda k: int(k[5:]))
         return Checkpoint(
-            meta["config"], params, optimizer, meta["rngs"], fit, meta.get("extra", {}), buffers
-        )
+            meta["config"], params, optimizer, meta["rngs"], fit, meta.get("extra", {}), buffers,
+            meta.get("early_stopping"), [arrays[k] for k in best],
+        )  # fmt: skip
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint ({e})") from None
 
@@ -192,8 +203,10 @@ def restore(
     model: Layer,
     optimizer: Optimizer,
     rngs: dict[str, np.random.Generator],
+    early_stopping: EarlyStopping | None = None,
 ) -> FitState:
-    """Put the checkpoint's weights, optimiser state and generator states back, in place.
+    """Put the checkpoint's weights, optimiser state and generator states back, in place
+    (and, if both have it, early stopping's state and best weights).
 
     Returns:
         The :class:`FitState` to pass to ``fit(..., state=...)``.
@@ -206,6 +219,8 @@ def restore(
         raise CheckpointError(f"the checkpoint has no state for generator(s) {', '.join(missing)}")
     for name, rng in rngs.items():
         rng.bit_generator.state = checkpoint.rngs[name]
+    if early_stopping is not None and checkpoint.early_stopping is not None:
+        early_stopping.load_state_dict(checkpoint.early_stopping, checkpoint.best_weights)
     return checkpoint.fit
 
 

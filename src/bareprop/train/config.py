@@ -64,6 +64,9 @@ class TrainConfig:
     batch_size: int = option(128, "samples per step")
     epochs: int = option(5, "passes over the training set")
     augment: int = option(0, "shift each training image by up to N pixels, anew every epoch")
+    early_stopping: int = option(
+        0, "stop when the validation loss has not improved for N epochs; keep the best (0: off)"
+    )
     val_fraction: float = option(0.1, "share of the training set held out for validation")
     seed: int = option(0, "drives init, shuffling, dropout, augmentation and the split")
     dtype: str = option("float32", "float32 or float64", ("float32", "float64"))
@@ -87,8 +90,14 @@ class TrainConfig:
         check_positive(self.init_std, "init_std")
         check_positive(self.batch_size, "batch_size", integer=True)
         check_positive(self.epochs, "epochs", integer=True)
-        if isinstance(self.augment, bool) or not isinstance(self.augment, int) or self.augment < 0:
-            raise ValueError(f"augment must be a whole number of pixels >= 0, got {self.augment!r}")
+        for name in ("augment", "early_stopping"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+        if self.early_stopping and not self.val_fraction:
+            raise ValueError(
+                "early_stopping watches the validation loss: it needs val_fraction > 0"
+            )
         check_range(self.momentum, "momentum", 0.0, 1.0)
         check_range(self.weight_decay, "weight_decay", 0.0, float("inf"))
         check_range(self.dropout, "dropout", 0.0, 1.0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,7 +24,9 @@ from bareprop.optim import Optimizer
 from bareprop.optim.schedules import Schedule, get_schedule
 from bareprop.train.doctor import Doctor
 from bareprop.train.doctor import TrainingDiverged as TrainingDiverged  # re-exported
-from bareprop.train.predict import check_inputs, check_loss, evaluate
+from bareprop.train.early_stopping import EarlyStopping
+from bareprop.train.fit_checks import check_callbacks, check_parts, checked_validation
+from bareprop.train.predict import check_inputs, evaluate
 from bareprop.train.predict import predict as predict  # re-exported
 from bareprop.train.predict import predict_proba as predict_proba  # re-exported
 from bareprop.train.state import FitState, TrainingInterrupted, deferred_sigint
@@ -68,6 +70,8 @@ def fit(
     lr_schedule: str | Schedule | None = None,
     callbacks: Sequence[Any] = (),
     state: FitState | None = None,
+    augment: Callable[[np.ndarray, int], np.ndarray] | None = None,
+    early_stopping: EarlyStopping | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` on ``(x, y)`` with shuffled mini-batches.
 
@@ -89,6 +93,12 @@ def fit(
         state: a :class:`~bareprop.train.state.FitState` to continue from (e.g. read from a
             checkpoint) and to keep up to date, so that a callback can checkpoint it. ``epochs``
             counts from the start of the run, as Keras' ``initial_epoch`` does.
+        augment: ``(batch, step) -> batch``, applied to each training batch before its forward
+            pass (e.g. random shifts of the images); ``step`` counts optimiser steps from the
+            start of the run, so a resumed run can draw the same as an uninterrupted one.
+        early_stopping: an :class:`~bareprop.train.early_stopping.EarlyStopping`: stop once the
+            validation loss has not improved for its ``patience`` epochs, with the best
+            epoch's weights (needs ``validation_data``). It says where it stopped.
 
     Returns:
         ``{"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}``, one value per epoch
@@ -109,6 +119,7 @@ def fit(
     """
     run = _checked(model, x, y, loss, optimizer, epochs, batch_size, validation_data, rng,
                    lr_schedule, callbacks, state)  # fmt: skip
+    _check_hooks(augment, early_stopping, run)
     state = run.state
     plan = Plan(model, loss, optimizer)
     doctor = Doctor(model, run.x, all_finite=plan.all_finite)
@@ -126,6 +137,8 @@ def fit(
                 for start in range(state.batch * batch_size, len(order), batch_size):
                     idx = order[start : start + batch_size]
                     xb, yb = plan.take(run.x, idx), run.y[idx]
+                    if augment is not None:
+                        xb = augment(xb, state.step)
                     out = plan.forward(xb)
                     batch_loss = plan.loss_forward(out, yb)
                     if not math.isfinite(batch_loss):
@@ -144,9 +157,14 @@ def fit(
                         raise TrainingInterrupted(state)
                 logs = _end_epoch(model, loss, run, doctor, start_time)
                 reporter.end_epoch(epoch, logs)
+                stopping = early_stopping is not None and early_stopping.update(
+                    epoch, logs["val_loss"], model
+                )
                 for callback in callbacks:
                     if hasattr(callback, "on_epoch_end"):
                         callback.on_epoch_end(epoch, logs)
+                if stopping:
+                    break
                 if stop.requested and epoch + 1 < epochs:  # Ctrl-C at the epoch's last step
                     raise TrainingInterrupted(state)
     except BaseException:
@@ -157,6 +175,16 @@ def fit(
         reporter.close()
     model.eval()
     return state.history
+
+
+def _check_hooks(augment: Any, early_stopping: Any, run: _Run) -> None:
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a function (batch, step) -> batch, got {augment!r}")
+    if early_stopping is not None:
+        if not isinstance(early_stopping, EarlyStopping):
+            raise TypeError(f"early_stopping must be an EarlyStopping, got {early_stopping!r}")
+        if run.validation is None:
+            raise ValueError("early_stopping needs validation_data to watch")
 
 
 def _record_step(
@@ -210,9 +238,9 @@ def _checked(
     y = check_labels(y, n_classes, "y", n_samples=len(x))
     if len(x) == 0:
         raise ValueError("x is empty: there is nothing to train on")
-    _check_parts(model, loss, optimizer)
-    validation = None if validation_data is None else _checked_validation(model, validation_data)
-    _check_callbacks(callbacks)
+    check_parts(model, loss, optimizer)
+    validation = None if validation_data is None else checked_validation(model, validation_data)
+    check_callbacks(callbacks)
     steps_per_epoch = math.ceil(len(x) / batch_size)
     if epochs * steps_per_epoch > MAX_COUNT:
         raise ValueError(
@@ -227,45 +255,6 @@ def _checked(
         state.history.setdefault(key, [])
     return _Run(x, y, validation, get_schedule(lr_schedule), check_rng(rng), state,
                 steps_per_epoch, int(epochs) * steps_per_epoch)  # fmt: skip
-
-
-def _checked_validation(model: Layer, data: Any) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ValueError(
-            f"validation_data must be a pair (x_val, y_val), got {type(data).__name__}"
-        )
-    x_val, n_classes = check_inputs(model, data[0], "validation x")
-    if len(x_val) == 0:
-        raise ValueError("validation_data is empty (0 samples): pass None for no validation")
-    return x_val, check_labels(data[1], n_classes, "validation y", n_samples=len(x_val))
-
-
-def _check_callbacks(callbacks: Any) -> None:
-    """A list of objects, each with a callable ``on_epoch_end``."""
-    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence):
-        raise TypeError(f"callbacks must be a list of objects, got {type(callbacks).__name__}")
-    for i, callback in enumerate(callbacks):
-        if not callable(getattr(callback, "on_epoch_end", None)):
-            name = getattr(callback, "__qualname__", type(callback).__name__)
-            raise TypeError(
-                f"callbacks[{i}] ({type(callback).__name__} {name}) has no on_epoch_end(epoch, "
-                "logs) method: fit calls nothing else (wrap a function in an object with one)"
-            )
-
-
-def _check_parts(model: Layer, loss: Any, optimizer: Any) -> None:
-    """The loss and optimiser are instances, and the optimiser updates this model's parameters."""
-    check_loss(loss)
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an Optimizer instance (e.g. SGD(...)), got {optimizer}")
-    check_positive(optimizer.lr, "optimizer.lr")  # an attribute: it may have been set since
-    updated = {id(p) for p in optimizer.params}
-    missing = sum(id(p) not in updated for p in model.parameters())
-    if missing:
-        raise ValueError(
-            f"optimizer does not update {missing} of the model's {len(model.parameters())} "
-            "parameters: build it over model.parameters() of this model"
-        )
 
 
 class _Silent:

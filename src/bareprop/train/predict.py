@@ -35,6 +35,9 @@ def check_loss(loss: Any, *, optional: bool = False) -> None:
         )
 
 
+IMAGE_BATCH = 256  # rows per forward pass for image inputs: bounds a CNN's activations
+
+
 def outputs(model: Layer, x: np.ndarray, batch_size: int) -> np.ndarray:
     """The model's outputs for all of ``x``, in eval mode, batch by batch (through a
     :class:`~bareprop.fast.plan.Plan`: buffers allocated once, Linear+ReLU fused)."""
@@ -44,6 +47,8 @@ def outputs(model: Layer, x: np.ndarray, batch_size: int) -> np.ndarray:
     model.eval()
     try:
         plan = Plan(model)
+        if x.ndim > 2:  # images: a conv layer's output is ~50x its input; keep batches small
+            batch_size = min(batch_size, IMAGE_BATCH)
         starts = range(0, len(x), batch_size)
         chunks = [plan.forward(x[i : i + batch_size]).copy() for i in starts]
     finally:

@@ -11,13 +11,14 @@ import inspect
 import math
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bareprop.data.augment import shift_images
 from bareprop.data.mnist import PIXEL_SCALE, load_mnist, model_input_shape, preprocess
 from bareprop.files.model_file import save
 from bareprop.nn.init import get_initializer
@@ -29,6 +30,7 @@ from bareprop.optim import OPTIMIZERS, Optimizer
 from bareprop.train.checkpoint import FILENAME as CHECKPOINT
 from bareprop.train.checkpoint import Checkpoint, restore, save_checkpoint
 from bareprop.train.config import TrainConfig
+from bareprop.train.early_stopping import EarlyStopping
 from bareprop.train.fit import TrainingDiverged, evaluate, fit, predict
 from bareprop.train.manifest import data_sha256
 from bareprop.train.state import FitState, TrainingInterrupted
@@ -67,6 +69,7 @@ class RunResult:
     seconds: float
     files: dict[str, Path] = field(default_factory=dict)
     diagnostics: dict[str, list[float]] = field(default_factory=dict)  # per layer, per epoch
+    early_stopping: dict[str, Any] | None = None  # where it stopped, which epoch's weights
 
 
 def seeded_rngs(seed: int) -> dict[str, np.random.Generator]:
@@ -211,9 +214,11 @@ def fit_config(
     verbose: int = 0,
     callbacks: Sequence[Any] = (),
     state: FitState | None = None,
+    early_stopping: EarlyStopping | None = None,
 ) -> dict[str, list[float]]:
     """:func:`~bareprop.train.fit.fit` on ``data`` as ``config`` says: its epochs, batch size and
-    schedule, validation on the held-out split (if any), shuffling from ``rngs["shuffle"]``.
+    schedule, validation on the held-out split (if any), shuffling from ``rngs["shuffle"]``,
+    ``--augment``'s shifts (drawn from the seed and the step, so a resumed run draws the same).
 
     The one place a run trains: ``bareprop train``, the experiment grids and the benchmarks.
     """
@@ -222,8 +227,22 @@ def fit_config(
         model, data.x_train, data.y_train, loss=loss, optimizer=optimizer,
         epochs=config.epochs, batch_size=config.batch_size, validation_data=validation,
         rng=rngs["shuffle"], verbose=verbose, lr_schedule=config.lr_schedule,
-        callbacks=callbacks, state=state,
+        callbacks=callbacks, state=state, augment=augmenter(config),
+        early_stopping=early_stopping,
     )  # fmt: skip
+
+
+def augmenter(config: TrainConfig) -> Callable[[np.ndarray, int], np.ndarray] | None:
+    """``--augment N``: each batch's images shifted by up to N pixels, from a generator seeded
+    by the run's seed and the step (None without augmentation)."""
+    if not config.augment:
+        return None
+
+    def shift(batch: np.ndarray, step: int) -> np.ndarray:
+        rng = np.random.default_rng([config.seed, step])
+        return shift_images(batch, config.augment, rng)
+
+    return shift
 
 
 def train_run(
@@ -251,14 +270,17 @@ def train_run(
     model, loss, optimizer = build(config, data.x_train.shape[1:], data.n_classes, rngs)
     data = data.for_model(model)
     state = FitState()
+    stopper = EarlyStopping(config.early_stopping) if config.early_stopping else None
     if resume is not None:
-        state = restore(resume, model=model, optimizer=optimizer, rngs=rngs)
-    parts = {"model": model, "optimizer": optimizer, "rngs": rngs, "state": state}
+        state = restore(resume, model=model, optimizer=optimizer, rngs=rngs,
+                        early_stopping=stopper)  # fmt: skip
+    parts = {"model": model, "optimizer": optimizer, "rngs": rngs, "state": state,
+             "early_stopping": stopper}  # fmt: skip
     callbacks = [] if run_dir is None else [_Checkpointer(run_dir / CHECKPOINT, config, **parts)]
     try:
         history = fit_config(
             config, data, model, loss, optimizer, rngs,
-            verbose=verbose, callbacks=callbacks, state=state,
+            verbose=verbose, callbacks=callbacks, state=state, early_stopping=stopper,
         )  # fmt: skip
     except TrainingInterrupted:
         for callback in callbacks:
@@ -281,4 +303,5 @@ def train_run(
     return RunResult(
         config, model, history, test["accuracy"], test["loss"], confusion,
         seconds=time.perf_counter() - started, diagnostics=state.diagnostics,
+        early_stopping=None if stopper is None else stopper.summary(),
     )  # fmt: skip
