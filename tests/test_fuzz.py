@@ -215,6 +215,8 @@ def test_forged_architecture_is_refused_before_building(tmp_path: Path) -> None:
     """A header naming a Linear(10**9, 10**6) over tiny weights must not allocate it."""
     import json
 
+    from bareprop.files.model_file import header_sha256
+
     model = bp.build_mlp(4, [3], 2, rng=np.random.default_rng(0))
     path = tmp_path / "m.npz"
     bp.save(model, path)
@@ -223,6 +225,7 @@ def test_forged_architecture_is_refused_before_building(tmp_path: Path) -> None:
     header = json.loads(arrays["config"].tobytes())
     header["architecture"]["layers"][0]["in_features"] = 10**9
     header["architecture"]["layers"][0]["out_features"] = 10**6
+    header["header_sha256"] = header_sha256(header)  # whoever forges it recomputes the digest
     arrays["config"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     np.savez(path, **arrays)
     with _bounded(), pytest.raises(bp.ModelFileError, match="architecture needs weights"):

@@ -18,7 +18,7 @@ import pytest
 
 import bareprop as bp
 from bareprop.cli import main
-from bareprop.files.model_file import FORMAT, VERSION
+from bareprop.files.model_file import FORMAT, VERSION, header_sha256
 
 
 class WritesAFile:
@@ -49,7 +49,14 @@ def _header(entries: dict[str, np.ndarray]) -> dict:
     return json.loads(entries["config"].tobytes())
 
 
-def _with_header(entries: dict[str, np.ndarray], header: dict) -> dict[str, np.ndarray]:
+def _with_header(
+    entries: dict[str, np.ndarray], header: dict, *, digest: bool = True
+) -> dict[str, np.ndarray]:
+    """The entries with another header, whose header digest is recomputed (as whoever edits a
+    file can) unless ``digest`` is False: so the checks after the digest's are tested too."""
+    header = {k: v for k, v in header.items() if k != "header_sha256"}
+    if digest:
+        header["header_sha256"] = header_sha256(header)
     return {**entries, "config": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
 
 

@@ -84,7 +84,8 @@ def _options(command: str) -> dict[str, argparse.Action]:
 
 
 TRAINING_ONLY = {"--epochs", "--optimizer", "--lr", "--momentum", "--nesterov", "--weight-decay",
-                 "--lr-schedule", "--val-fraction", "--augment", "--dtype"}  # fmt: skip
+                 "--lr-schedule", "--val-fraction", "--augment", "--early-stopping",
+                 "--dtype"}  # fmt: skip
 
 
 def test_gradcheck_and_trace_offer_no_training_options() -> None:
@@ -93,7 +94,7 @@ def test_gradcheck_and_trace_offer_no_training_options() -> None:
         assert offered & TRAINING_ONLY == set(), command
         assert {"--hidden", "--activation", "--loss", "--init", "--seed"} <= offered
     assert "--batch-size" not in _options("gradcheck")  # it has --samples
-    assert {"--model", "--model-file"} & set(_options("trace")) == set()  # an MLP's trace
+    assert {"--model", "--model-file"} <= set(_options("trace"))  # conv nets are traced too
 
 
 def test_trace_shows_its_own_defaults() -> None:
@@ -105,8 +106,8 @@ def test_trace_shows_its_own_defaults() -> None:
 
 def test_compare_offers_every_training_option_but_augment() -> None:
     offered = set(_options("compare"))
-    assert "--augment" not in offered
-    assert TRAINING_ONLY - {"--augment"} <= offered
+    assert "--augment" not in offered and "--early-stopping" not in offered
+    assert TRAINING_ONLY - {"--augment", "--early-stopping"} <= offered
 
 
 @pytest.mark.parametrize("command", ["train", "gradcheck", "trace", "compare"])

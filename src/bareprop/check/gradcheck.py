@@ -41,10 +41,12 @@ from bareprop.check.numerical import (
     KinkWarning,
     central_difference,
     check_function,
+    check_options,
     numerical_gradient,
 )
 from bareprop.nn import Layer, Parameter
 from bareprop.nn.losses import Loss
+from bareprop.validation import as_float_array, check_model_input, check_rng
 
 
 def named_parameters(layer: Layer, prefix: str = "") -> list[tuple[str, Parameter]]:
@@ -105,15 +107,22 @@ def check_layer(
     Returns:
         A :class:`GradcheckReport` with ``"input"`` first, then each named parameter.
     """
+    check_options(**options)
+    if loss is not None and not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a Loss instance or None, got {loss!r}")
     if loss is not None and y is None:
         raise ValueError("y is required when a loss is given")
-    rng = rng if rng is not None else np.random.default_rng(0)
+    rng = np.random.default_rng(0) if rng is None else check_rng(rng)
+    x64 = _float64(check_model_input(layer, x, dtype=np.float64, model_name="layer")[0])
     model = as_float64(layer)
-    x64 = _float64(x)
     restore = freeze_randomness(model)
     restore()
     out = model.forward(x64)
-    u = _float64(upstream) if upstream is not None else rng.standard_normal(np.shape(out))
+    u = (
+        rng.standard_normal(np.shape(out))
+        if upstream is None
+        else _float64(as_float_array(upstream, "upstream", np.float64))
+    )
     if u.shape != out.shape:
         raise ValueError(f"upstream has shape {u.shape}, the output {out.shape}")
 
@@ -142,7 +151,14 @@ def check_loss(
     Returns:
         A :class:`GradcheckReport` with one check, ``"pred"``.
     """
-    p64 = _float64(pred)
+    check_options(**options)
+    if not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a Loss instance, got {loss!r}")
+    p64 = _float64(as_float_array(pred, "pred", np.float64))
+    if not np.isfinite(p64).all():
+        raise ValueError(
+            f"pred contains {np.size(p64) - np.isfinite(p64).sum()} NaN or infinite value(s)"
+        )
     target = np.asarray(target)
     if target.dtype.kind == "f":
         target = _float64(target)

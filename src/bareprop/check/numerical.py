@@ -5,11 +5,15 @@ The machinery behind :mod:`bareprop.check.gradcheck` (see there for the tests an
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from bareprop.validation import check_int, check_positive, check_range, check_rng
 
 EPS = 1e-6
 ATOL = 1e-5
@@ -84,6 +88,25 @@ class GradcheckReport:
         ]
         lines.append(f"eps={self.eps:g} atol={self.atol:g} rtol={self.rtol:g}")
         return "\n".join(lines)
+
+
+def check_options(
+    *,
+    eps: Any = EPS,
+    atol: Any = ATOL,
+    rtol: Any = RTOL,
+    max_entries: Any = None,
+    skip_kinks: Any = False,
+) -> None:
+    """The options of a gradient check: ``eps`` > 0, ``atol`` and ``rtol`` >= 0 (finite
+    numbers), ``max_entries`` a positive integer or None, ``skip_kinks`` a bool."""
+    if not isinstance(skip_kinks, (bool, np.bool_)):
+        raise TypeError(f"skip_kinks must be True or False, got {skip_kinks!r}")
+    check_positive(eps, "eps")
+    check_range(atol, "atol", 0.0, math.inf)
+    check_range(rtol, "rtol", 0.0, math.inf)
+    if max_entries is not None:
+        check_int(max_entries, "max_entries")
 
 
 def central_difference(
@@ -191,16 +214,24 @@ def check_function(
     Returns:
         A :class:`GradcheckReport`; a :class:`KinkWarning` is issued if a probe straddled a kink.
     """
+    check_options(eps=eps, atol=atol, rtol=rtol, max_entries=max_entries, skip_kinks=skip_kinks)
+    if not callable(f):
+        raise TypeError(f"f must be a function of no arguments, got {type(f).__name__}")
+    for what, given in (("arrays", arrays), ("analytic", analytic)):
+        if not isinstance(given, dict):
+            raise TypeError(f"{what} must be a dict of name -> array, got {type(given).__name__}")
+    if set(analytic) != set(arrays):
+        raise ValueError(f"analytic has {sorted(analytic)}, arrays {sorted(arrays)}: not the same")
     for name, a in arrays.items():
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"arrays[{name!r}] must be an ndarray, got {type(a).__name__}")
         if a.dtype != np.float64 or not a.flags.c_contiguous:
             raise TypeError(f"arrays[{name!r}] must be a C-contiguous float64 array, got {a.dtype}")
         if np.shape(analytic[name]) != a.shape:
             raise ValueError(
                 f"analytic[{name!r}] has shape {np.shape(analytic[name])}, the array {a.shape}"
             )
-    if max_entries is not None and max_entries <= 0:
-        raise ValueError(f"max_entries must be a positive integer or None, got {max_entries!r}")
-    rng = rng if rng is not None else np.random.default_rng(0)
+    rng = np.random.default_rng(0) if rng is None else check_rng(rng)
     f0 = f()
     tol = (eps, atol, rtol)
     checks = []

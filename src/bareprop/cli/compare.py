@@ -10,8 +10,11 @@ from typing import Any
 from bareprop.cli.train import add_model_options, config_from_args, network_words
 from bareprop.train.config import TrainConfig
 
-# Every train option but --augment: both frameworks see the same, unshifted batches.
-COMPARE_FIELDS = tuple(name for name in TrainConfig.__dataclass_fields__ if name != "augment")
+# Every train option but --augment (both frameworks see the same, unshifted batches) and
+# --early-stopping (both run every epoch asked for).
+COMPARE_FIELDS = tuple(
+    name for name in TrainConfig.__dataclass_fields__ if name not in ("augment", "early_stopping")
+)
 
 
 def add_parser(sub: Any) -> None:

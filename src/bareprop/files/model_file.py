@@ -4,16 +4,25 @@ Layout of the archive::
 
     config      uint8 bytes of a UTF-8 JSON document:
                 {"format": "bareprop-model", "version": 1, "architecture": {...},
-                 "weights_sha256": "...", "metadata": {...}}
+                 "weights_sha256": "...", "metadata": {...}, "header_sha256": "..."}
     param_0 ... the parameters, in ``model.parameters()`` order, with their dtype
     buffer_0 .. the buffers (non-trainable state, such as batch norm's running statistics),
                 in ``model.buffers()`` order; a model without buffers has none
 
 ``weights_sha256`` covers the parameters then the buffers (for a model without buffers, as
-files written before buffers existed: they load as they did).
+files written before buffers existed: they load as they did). ``header_sha256`` covers the
+rest of the header (architecture, metadata, format, version and ``weights_sha256``) in its
+canonical JSON form (:func:`header_sha256`), so an edited architecture or metadata is refused as
+an altered file. Files written before ``header_sha256`` existed have none and still load; for
+them only the weights are checked against a digest.
 
-``load`` reads it with ``allow_pickle=False``, checks the format, version, shapes and the
-SHA-256 of the weights, and rebuilds the model, which then predicts exactly as the saved one.
+The digests detect corruption and edits that do not recompute them; they are not a signature
+(whoever edits a file can recompute both, or drop ``header_sha256``), which is why ``load`` also
+checks that the architecture, the weights and the metadata fit each other.
+
+``load`` reads it with ``allow_pickle=False``, checks the format, version, digests and shapes,
+and rebuilds the model, which then predicts exactly as the saved one. ``save`` refuses a model
+that ``load`` could not read back (running the same checks on what it is about to write).
 """
 
 from __future__ import annotations
@@ -22,8 +31,6 @@ import hashlib
 import json
 import math
 import os
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +38,9 @@ import numpy as np
 
 from bareprop.data.mnist import model_input_shape
 from bareprop.errors import ModelFileError
+from bareprop.files.archive import MALFORMED as MALFORMED  # re-exported for checkpoints
+from bareprop.files.archive import array_entry
+from bareprop.files.archive import inspect_archive as inspect_archive  # re-exported
 from bareprop.files.atomic import atomic_write
 from bareprop.nn.layer import LAYERS, Layer
 from bareprop.nn.sequential import Sequential
@@ -46,6 +56,22 @@ def weights_sha256(arrays: list[np.ndarray]) -> str:
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
+
+
+def check_path(path: Any) -> Path:
+    """``path`` as a Path, if it is a str or an ``os.PathLike``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a path, got {type(path).__name__} {path!r}")
+    return Path(path)
+
+
+def header_sha256(header: dict[str, Any]) -> str:
+    """SHA-256 of ``header`` without its own ``header_sha256`` field, as canonical JSON
+    (sorted keys, no spaces): the same for the header ``save`` writes and ``load`` reads."""
+    body = {k: v for k, v in header.items() if k != "header_sha256"}
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def model_arrays(model: Layer) -> list[np.ndarray]:
@@ -65,22 +91,35 @@ def save(
             constants, class names, the training config).
 
     Raises:
-        TypeError / ValueError: the model is not a Sequential, or holds a layer that
-            :func:`load` could not rebuild (a layer class not registered with
-            :func:`~bareprop.nn.register_layer`).
+        TypeError / ValueError: the model is not a Sequential, ``metadata`` is not a
+            JSON-serialisable dict, or the file would be one :func:`load` refuses: a layer class
+            not registered with :func:`~bareprop.nn.register_layer`, no layers, class names or
+            preprocessing that do not fit the model's outputs or input, weights whose dtype or
+            shape the architecture does not give. Nothing is written then.
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"model must be a Sequential, got {type(model).__name__}")
+    check_path(path)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}")
     for name, layer in model.named_children():  # the model itself is stored as a Sequential
         _check_loadable(layer, name)
     params, buffers = [p.data for p in model.parameters()], model.buffers()
-    header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "architecture": model.get_config(),
-        "weights_sha256": weights_sha256(params + buffers),
-        "metadata": metadata or {},
-    }
+    try:  # the header as load will read it back: tuples become lists, keys strings
+        header = json.loads(json.dumps({
+            "format": FORMAT,
+            "version": VERSION,
+            "architecture": model.get_config(),
+            "weights_sha256": weights_sha256(params + buffers),
+            "metadata": metadata or {},
+        }))  # fmt: skip
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"metadata must be JSON-serialisable ({e})") from None
+    header["header_sha256"] = header_sha256(header)
+    try:
+        _built(header, params + buffers, "model")  # what load would do with the file
+    except ModelFileError as e:
+        raise ValueError(f"save refused: load() could not read this model back ({e})") from None
     blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
     payload = {
         "config": blob,
@@ -102,51 +141,6 @@ def _check_loadable(layer: Layer, name: str) -> None:
         _check_loadable(child, f"{name}.{child_name}")
 
 
-def _array(archive: Any, name: str, path: Path) -> np.ndarray:
-    """One member of the archive, which must be a plain (non-object) array."""
-    value = archive[name]
-    if not isinstance(value, np.ndarray) or value.dtype.hasobject:
-        raise ModelFileError(f"{path}: entry {name!r} is not a plain array")
-    return value
-
-
-# A model is saved uncompressed; a member that claims to expand more than this is refused
-# before NumPy allocates for it (a zip bomb, or a forged .npy header).
-MAX_EXPANSION = 20
-MAX_MEMBERS = 4096
-# What zipfile and NumPy's header parser raise on malformed input.
-MALFORMED = (OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, zlib.error,
-             NotImplementedError, RuntimeError, SyntaxError, TypeError, OverflowError)  # fmt: skip
-
-
-def inspect_archive(f: Any, path: Path, size: int) -> None:
-    """Check every member's ``.npy`` header before ``np.load`` reads any of it.
-
-    Each member must be a ``.npy`` of a plain dtype (an object dtype means a pickle: refused
-    here, so nothing is ever unpickled) whose shape accounts exactly for its stored size, and
-    the sizes must be plausible for a file of ``size`` bytes.
-    """
-    with zipfile.ZipFile(f) as z:
-        members = z.infolist()
-        if len(members) > MAX_MEMBERS:
-            raise ModelFileError(f"{path}: {len(members)} entries, not a model file")
-        if sum(m.file_size for m in members) > MAX_EXPANSION * size + (1 << 20):
-            raise ModelFileError(f"{path}: its entries claim more data than the file can hold")
-        for m in members:
-            if not m.filename.endswith(".npy"):
-                raise ModelFileError(f"{path}: unexpected entry {m.filename!r}")
-            with z.open(m) as member:
-                version = np.lib.format.read_magic(member)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
-                else:
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
-                if dtype.hasobject:
-                    raise ModelFileError(f"{path}: refused, the file holds a pickled object")
-                if math.prod(shape) * dtype.itemsize != m.file_size - member.tell():
-                    raise ModelFileError(f"{path}: entry {m.filename!r} is truncated or corrupt")
-
-
 def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The JSON header and the parameter arrays of a model file, checked but not yet built."""
     path = Path(path)
@@ -163,9 +157,9 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.n
                 names = set(archive.files)
                 if "config" not in names:
                     raise ModelFileError(f"{path}: not a bareprop model (no 'config' entry)")
-                header = json.loads(_array(archive, "config", path).tobytes().decode("utf-8"))
+                header = json.loads(array_entry(archive, "config", path).tobytes().decode("utf-8"))
                 arrays = [
-                    _array(archive, f"{kind}_{i}", path)
+                    array_entry(archive, f"{kind}_{i}", path)
                     for kind in ("param", "buffer")
                     for i in range(sum(1 for name in names if name.startswith(f"{kind}_")))
                 ]
@@ -188,6 +182,11 @@ def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[np.n
     if header.get("weights_sha256") != weights_sha256(arrays):
         raise ModelFileError(
             f"{path}: the weights do not match their SHA-256: the file was altered"
+        )
+    if "header_sha256" in header and header["header_sha256"] != header_sha256(header):
+        raise ModelFileError(
+            f"{path}: the header (architecture, metadata) does not match its SHA-256: "
+            "the file was altered"
         )
     return header, arrays
 
@@ -217,11 +216,21 @@ def _check_shapes(architecture: Any, arrays: list[np.ndarray], path: Any) -> int
 def load(path: str | os.PathLike[str]) -> Sequential:
     """Read a model written by :func:`save`.
 
+    Tampering is detected by two SHA-256 digests: of the weights, and of the header
+    (architecture and metadata). A file written before the header digest existed is checked
+    for its weights only. See the module doc for what a digest can and cannot prove.
+
     Raises:
         ModelFileError: the file is missing, truncated, corrupt, tampered with, carries a
             pickle, or does not describe a model whose shapes match its weights.
     """
-    header, arrays = read_header(path)
+    header, arrays = read_header(check_path(path))
+    return _built(header, arrays, path)
+
+
+def _built(header: dict[str, Any], arrays: list[np.ndarray], path: Any) -> Sequential:
+    """The model a checked header and its arrays describe, in eval mode; ModelFileError if the
+    architecture, the arrays and the metadata do not fit each other."""
     n_params = _check_shapes(header.get("architecture"), arrays, path)  # before allocating
     try:
         model = Sequential.from_config(header["architecture"], rng=np.random.default_rng(0))

@@ -15,10 +15,12 @@ class ReLU(Layer):
     """``y = max(x, 0)``; ``dx = dy * [x > 0]`` (the derivative at 0 is taken as 0, as torch)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._begin_forward(x)
         self._y = np.maximum(x, 0)
         return self._y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = self._begin_backward(dy)
         return dy * (self._y > 0)
 
 
@@ -35,10 +37,12 @@ class LeakyReLU(Layer):
         self.negative_slope = float(negative_slope)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._begin_forward(x)  # a float array: integers would round the slope to 0
         self._positive = x > 0
         return np.where(self._positive, x, x * x.dtype.type(self.negative_slope))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = self._begin_backward(dy)
         return np.where(self._positive, dy, dy * dy.dtype.type(self.negative_slope))
 
     def get_config(self) -> dict[str, Any]:
@@ -53,11 +57,13 @@ class Sigmoid(Layer):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._begin_forward(x)
         e = np.exp(-np.abs(x))
         self._y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
         return self._y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = self._begin_backward(dy)
         y = self._y
         return dy * y * (1 - y)
 
@@ -67,10 +73,12 @@ class Tanh(Layer):
     """``y = tanh(x)``; ``dx = dy * (1 - y^2)``."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._begin_forward(x)
         self._y = np.tanh(x)
         return self._y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = self._begin_backward(dy)
         return dy * (1 - self._y * self._y)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.nn.init import Initializer, get_initializer
+from bareprop.nn.init import Initializer, draw
 from bareprop.nn.layer import Layer, Parameter, register_layer
 from bareprop.validation import check_dtype, check_int, check_rng, check_shape, pair, window_count
 
@@ -99,9 +99,8 @@ class Conv2d(Layer):
         self.stride: tuple[int, int] = args["stride"]
         self.padding: tuple[int, int] = args["padding"]
         self.dtype: np.dtype = args["dtype"]
-        init_fn = get_initializer(init) if isinstance(init, str) else init
         (kh, kw), c, o = self.kernel_size, self.in_channels, self.out_channels
-        drawn = np.asarray(init_fn((c * kh * kw, o * kh * kw), check_rng(rng), self.dtype))
+        drawn = draw(init, (c * kh * kw, o * kh * kw), check_rng(rng), self.dtype)
         w = drawn.reshape(-1)[: o * c * kh * kw].reshape(o, c, kh, kw)
         self.weight = Parameter(np.asarray(w, dtype=self.dtype))
         self.bias = Parameter(np.zeros(o, dtype=self.dtype)) if args["bias"] else None
@@ -110,7 +109,7 @@ class Conv2d(Layer):
     # --- the maths -------------------------------------------------------------------------
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, C, H, W)
-        self._check_input(x)
+        x = self._begin_forward(x)  # cast to self.dtype; (N, C, H, W) or a named error
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, ho, wo = self.output_shape(x.shape[1:])
         self._x_shape = x.shape
@@ -127,7 +126,8 @@ class Conv2d(Layer):
         return y  # (N, O, Ho, Wo)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:  # dy: (N, O, Ho, Wo)
-        assert self._xp is not None, "backward() called before forward()"
+        dy = self._begin_backward(dy)
+        assert self._xp is not None
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         xp, w = self._xp, self.weight.data
         ho, wo = dy.shape[2:]
@@ -182,9 +182,3 @@ class Conv2d(Layer):
                 f"(per-sample shape {shape}, padding {self.padding})"
             )
         return self.out_channels, window_count(h, kh, sh), window_count(w, kw, sw)
-
-    def _check_input(self, x: np.ndarray) -> None:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(
-                f"Conv2d expects input (N, {self.in_channels}, H, W), got shape {x.shape}"
-            )

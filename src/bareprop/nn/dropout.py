@@ -28,6 +28,7 @@ class Dropout(Layer):
         self._scale: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._begin_forward(x)
         if not self.training or self.p == 0.0:
             self._scale = None
             return x
@@ -36,6 +37,7 @@ class Dropout(Layer):
         return x * self._scale
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = self._begin_backward(dy)
         return dy if self._scale is None else dy * self._scale
 
     def get_config(self) -> dict[str, Any]:

@@ -10,9 +10,11 @@ any expression built from them::
     d_apples, d_tax = tax.backward(1.0)                     # 1.1, 200
     d_apple_price, d_count = apple.backward(d_apples)       # 2.2, 110
 
-Inputs may be scalars or arrays; when NumPy broadcasts one input against the other, its
+Inputs may be numbers or arrays (a list is taken as an array, so ``Add()([1, 2], [3, 4])`` is
+``[4, 6]``, never a concatenation); when NumPy broadcasts one input against the other, its
 gradient is summed back to its own shape (a broadcast copies a value, so the copies'
-gradients add up).
+gradients add up). ``backward`` needs a ``forward`` first and a ``dout`` of the output's shape;
+each is a ``ValueError`` otherwise, and a string input a ``TypeError``.
 
 Each node also keeps what a picture of the graph needs: its ``inputs`` and ``out`` after
 ``forward``, ``dout`` and ``grads`` after ``backward``. :func:`links` finds which node feeds
@@ -27,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from bareprop.validation import as_numbers, check_forward_done
+
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> Any:
     """Sum ``grad`` over the axes that broadcasting added to or stretched in ``shape``."""
@@ -36,6 +40,13 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> Any:
         if size == 1 and grad.shape[axis] != 1:
             grad = grad.sum(axis=axis, keepdims=True)
     return grad.item() if shape == () else grad
+
+
+def _operand(value: Any, name: str) -> Any:
+    """A number or an array of numbers, kept as given (:func:`links` finds an earlier node's
+    output by identity); a list or tuple becomes an array. TypeError for anything else."""
+    arr = as_numbers(value, name)
+    return value if isinstance(value, (np.ndarray, np.generic, int, float)) else arr
 
 
 class Node:
@@ -60,9 +71,24 @@ class Node:
     def __call__(self, x: Any, y: Any) -> Any:
         return self.forward(x, y)
 
-    def _shapes(self, x: Any, y: Any) -> None:
+    def _shapes(self, x: Any, y: Any) -> tuple[Any, Any]:
+        """The inputs as numbers or arrays (see the module doc), remembered with their shapes."""
+        x, y = _operand(x, "x"), _operand(y, "y")
         self._x_shape, self._y_shape = np.shape(x), np.shape(y)
         self.inputs = (x, y)
+        return x, y
+
+    def _upstream(self, dout: Any) -> np.ndarray:
+        """``dout`` checked: a forward ran, and ``dout`` has its output's shape."""
+        check_forward_done(self.inputs is not None, type(self).__name__)
+        self.dout = dout
+        arr = as_numbers(dout, "dout")
+        if arr.shape != np.shape(self.out):
+            raise ValueError(
+                f"{type(self).__name__}.backward: dout has shape {arr.shape}, the output of the "
+                f"last forward {np.shape(self.out)}"
+            )
+        return arr
 
     def _kept(self, out: Any) -> Any:
         self.out = out
@@ -82,12 +108,12 @@ class Mul(Node):
     op = "*"
 
     def forward(self, x: Any, y: Any) -> Any:
-        self._shapes(x, y)
+        x, y = self._shapes(x, y)
         self.x, self.y = x, y
         return self._kept(x * y)
 
     def backward(self, dout: Any) -> tuple[Any, Any]:
-        self.dout = dout
+        dout = self._upstream(dout)
         return self._reduce(dout * np.asarray(self.y), dout * np.asarray(self.x))
 
 
@@ -97,11 +123,11 @@ class Add(Node):
     op = "+"
 
     def forward(self, x: Any, y: Any) -> Any:
-        self._shapes(x, y)
+        x, y = self._shapes(x, y)
         return self._kept(x + y)
 
     def backward(self, dout: Any) -> tuple[Any, Any]:
-        self.dout = dout
+        dout = self._upstream(dout)
         ones = np.ones(np.broadcast_shapes(self._x_shape, self._y_shape))
         return self._reduce(dout * ones, dout * ones)
 

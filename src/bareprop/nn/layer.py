@@ -9,6 +9,24 @@ Every layer keeps this contract:
 * ``parameters() -> list[Parameter]``; ``train()`` / ``eval()`` switch mode;
 * ``get_config() -> dict`` round-trips through :func:`layer_from_config`.
 
+Inputs, dtypes and order, one rule for every layer (each built-in ``forward`` starts with
+:meth:`Layer._begin_forward`, each ``backward`` with :meth:`Layer._begin_backward`):
+
+* ``x`` may be an array or a list of numbers. A layer with a ``dtype`` of its own (``Linear``,
+  ``Conv2d``, the norms) **casts** ``x`` to it, so a float32 layer given float64 (or integer)
+  input computes and returns float32. A layer without one (activations, pooling, ``Flatten``,
+  ``Dropout``) keeps float32 and float64 as they are and computes in float64 for anything else
+  (integers, booleans, float16): ``LeakyReLU(0.1)`` on ``[[-100, 5]]`` gives ``[[-10., 5.]]``.
+  Strings, objects and complex numbers are a ``TypeError``.
+* ``x``'s per-sample shape must be one :meth:`Layer.output_shape` accepts; the ``ValueError``
+  names the layer.
+* ``backward`` before any ``forward`` is a ``ValueError`` naming the layer, and so is a ``dy``
+  whose shape is not that of the last forward's output; ``dy`` is cast like ``x``.
+
+The checks cost a few microseconds per call; ``fit`` and ``predict`` check a whole data set once
+(:func:`bareprop.validation.check_model_input`) and their fast path
+(:mod:`bareprop.fast.plan`) runs the maths of the layers it knows without them.
+
 Each derivative sits next to the function it differentiates, so a reader checks one against
 the other.
 """
@@ -16,9 +34,18 @@ the other.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any, Self, TypeVar
 
 import numpy as np
+
+from bareprop.validation import (
+    FLOAT_DTYPES,
+    as_float_array,
+    as_numbers,
+    check_dtype,
+    check_forward_done,
+)
 
 
 class Parameter:
@@ -30,6 +57,9 @@ class Parameter:
     """
 
     def __init__(self, data: np.ndarray) -> None:
+        data = as_numbers(data, "data")
+        if data.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"a Parameter's data must be float32 or float64, got {data.dtype}")
         self.data = np.ascontiguousarray(data)
         self.grad = np.zeros_like(self.data)
 
@@ -60,6 +90,30 @@ class Layer:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
+
+    def _begin_forward(self, x: Any) -> np.ndarray:
+        """``x`` cast and checked by the contract's rule (module doc); remembers the shape
+        ``backward``'s ``dy`` must have. Every built-in ``forward`` starts with it."""
+        x = as_float_array(x, "x", getattr(self, "dtype", None))
+        if x.ndim < 1:
+            raise ValueError(f"{type(self).__name__} expects a batch (N, ...), got a scalar")
+        out = self.output_shape(x.shape[1:])  # raises ValueError naming the layer
+        self._dy_shape: tuple[int, ...] | None = (x.shape[0], *out)
+        self._dtype = x.dtype
+        return x
+
+    def _begin_backward(self, dy: Any) -> np.ndarray:
+        """``dy`` checked against the last forward (which must have run) and cast to its dtype.
+        Every built-in ``backward`` starts with it."""
+        expected = getattr(self, "_dy_shape", None)
+        check_forward_done(expected is not None, type(self).__name__)
+        dy = as_float_array(dy, "dy", self._dtype)
+        if dy.shape != expected:
+            raise ValueError(
+                f"{type(self).__name__}.backward: dy has shape {dy.shape}, but the last forward "
+                f"gave an output of shape {expected}"
+            )
+        return dy
 
     # -- what a layer holds ------------------------------------------------------------------
     def named_children(self) -> list[tuple[str, Layer]]:
@@ -103,7 +157,7 @@ class Layer:
 
         Gradients are reset to zeros. Returns the layer.
         """
-        dtype = np.dtype(dtype)
+        dtype = check_dtype(dtype)
         buffer_ids = {id(b) for b in self.buffers()} if not self.named_children() else set()
         for name, value in list(vars(self).items()):
             if isinstance(value, Parameter):
@@ -131,6 +185,23 @@ class Layer:
         for child in self.children():
             child.eval()
         return self
+
+    def saved_modes(self) -> Callable[[], None]:
+        """A function that puts back the train/eval mode of this layer and of every layer
+        inside it, as they are now (``fit`` and ``predict`` leave a model as they found it
+        when they fail)."""
+        layers, stack = [], [self]
+        while stack:
+            layer = stack.pop()
+            layers.append(layer)
+            stack.extend(layer.children())
+        modes = [(layer, layer.training) for layer in layers]
+
+        def restore() -> None:
+            for layer, training in modes:
+                layer.training = training
+
+        return restore
 
     # -- shapes ----------------------------------------------------------------------------
     def input_shape(self) -> tuple[int, ...] | None:

@@ -38,13 +38,9 @@ class LayerNorm(Layer):
         self.weight = Parameter(np.ones(self.normalized_shape, dtype=self.dtype))
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype=self.dtype))
 
-    def forward(self, x: np.ndarray) -> np.ndarray:  # x: (..., *normalized_shape)
+    def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, ..., *normalized_shape)
+        x = self._begin_forward(x)  # cast to self.dtype; the shape checked, or a named error
         k = len(self.normalized_shape)
-        if x.ndim <= k or x.shape[-k:] != self.normalized_shape:
-            raise ValueError(
-                f"LayerNorm expects input (N, ..., {', '.join(map(str, self.normalized_shape))}),"
-                f" got shape {x.shape}"
-            )
         self._axes = tuple(range(x.ndim - k, x.ndim))  # the normalised dimensions
         mean = x.mean(axis=self._axes, keepdims=True)
         var = ((x - mean) ** 2).mean(axis=self._axes, keepdims=True)  # biased
@@ -53,6 +49,7 @@ class LayerNorm(Layer):
         return self.weight.data * self._xhat + self.bias.data
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = self._begin_backward(dy)
         batch_axes = tuple(range(dy.ndim - len(self.normalized_shape)))  # gamma's broadcast
         self.weight.grad[...] = (dy * self._xhat).sum(axis=batch_axes)
         self.bias.grad[...] = dy.sum(axis=batch_axes)

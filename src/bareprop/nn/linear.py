@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.nn.init import Initializer, get_initializer
+from bareprop.nn.init import Initializer, draw
 from bareprop.nn.layer import Layer, Parameter, register_layer
-from bareprop.validation import check_dtype, check_rng
+from bareprop.validation import check_dtype, check_positive, check_rng
 
 
 @register_layer
@@ -40,25 +40,24 @@ class Linear(Layer):
         rng: np.random.Generator | None = None,
         dtype: Any = np.float32,
     ) -> None:
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive(in_features, "in_features", integer=True)
+        check_positive(out_features, "out_features", integer=True)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.dtype = check_dtype(dtype)
-        init_fn = get_initializer(init) if isinstance(init, str) else init
-        rng = check_rng(rng)
-        w = init_fn((self.in_features, self.out_features), rng, self.dtype)
-        self.weight = Parameter(np.asarray(w, dtype=self.dtype))
+        w = draw(init, (self.in_features, self.out_features), check_rng(rng), self.dtype)
+        self.weight = Parameter(w)
         self.bias = Parameter(np.zeros(self.out_features, dtype=self.dtype))
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, in)
+        x = self._begin_forward(x)  # cast to self.dtype; (N, in_features) or a named error
         self._x = x
         return x @ self.weight.data + self.bias.data  # (N, out)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:  # dy: (N, out)
-        assert self._x is not None, "backward() called before forward()"
+        dy = self._begin_backward(dy)
+        assert self._x is not None
         self.weight.grad[...] = self._x.T @ dy  # (in, out)
         self.bias.grad[...] = dy.sum(axis=0)  # (out,)
         return dy @ self.weight.data.T  # (N, in)

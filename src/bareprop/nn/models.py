@@ -18,7 +18,7 @@ from bareprop.nn.norm import BatchNorm1d, BatchNorm2d
 from bareprop.nn.pool import MaxPool2d
 from bareprop.nn.sequential import Sequential
 from bareprop.nn.shape import Flatten
-from bareprop.validation import check_dtype, check_range, check_rng
+from bareprop.validation import check_dtype, check_int, check_positive, check_range, check_rng
 
 
 def build_mlp(
@@ -49,9 +49,13 @@ def build_mlp(
             f"output_activation must be None or one of {', '.join(ACTIVATIONS)}; "
             f"got {output_activation!r}"
         )
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
+        raise TypeError(
+            f"hidden must be a list of hidden layer sizes (e.g. [128, 64], or [] for none), "
+            f"got {type(hidden).__name__} {hidden!r}"
+        )
     for i, h in enumerate(hidden):
-        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h <= 0:
-            raise ValueError(f"hidden[{i}] must be a positive integer, got {h!r}")
+        check_positive(h, f"hidden[{i}]", integer=True)
     check_range(dropout, "dropout", 0.0, 1.0)
     dtype = check_dtype(dtype)
     rng = check_rng(rng)
@@ -96,8 +100,9 @@ def build_cnn(
     """
     rng = check_rng(rng)
     dtype = check_dtype(dtype)
-    if len(image_shape) != 3:
-        raise ValueError(f"image_shape must be (channels, rows, cols), got {tuple(image_shape)}")
+    if not isinstance(image_shape, Sequence) or len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (channels, rows, cols), got {image_shape!r}")
+    image_shape = tuple(check_int(d, "each of image_shape") for d in image_shape)
 
     def conv(c_in: int, c_out: int) -> list[Layer]:
         layer = Conv2d(c_in, c_out, 3, bias=not batch_norm, init=init, rng=rng, dtype=dtype)
@@ -105,7 +110,10 @@ def build_cnn(
         return [layer, *norm, ReLU(), MaxPool2d(2)]
 
     convs = [*conv(image_shape[0], 32), *conv(32, 64), Flatten()]
-    (n_flat,) = Sequential(convs).output_shape(tuple(image_shape))
+    try:
+        (n_flat,) = Sequential(convs).output_shape(image_shape)
+    except ValueError as e:
+        raise ValueError(f"image_shape {image_shape} does not fit the network: {e}") from None
     norm: list[Layer] = [BatchNorm1d(128, dtype=dtype)] if batch_norm else []
     head: list[Layer] = [
         Linear(n_flat, 128, init=init, rng=rng, dtype=dtype), *norm, ReLU(),

@@ -130,8 +130,7 @@ class BatchNorm(Layer):
     """Batch norm over every axis but the channel axis 1; per-channel ``gamma`` and ``beta``."""
 
     _ndims: tuple[int, ...] = ()  # the input ranks accepted
-    _layout = ""  # for messages: the input's layout, then the per-sample one
-    _sample = ""
+    _sample = ""  # for messages: the per-sample layout
 
     def __init__(
         self,
@@ -153,7 +152,7 @@ class BatchNorm(Layer):
         self.running_var = np.ones(c, dtype=self.dtype)
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, C, ...)
-        self._check_input(x)
+        x = self._begin_forward(x)  # cast to self.dtype; (N, C, ...) or a named error
         axes = (0, *range(2, x.ndim))  # every axis but the channels
         shape = (1, self.num_features) + (1,) * (x.ndim - 2)  # per-channel, broadcastable
         if self.training:
@@ -179,6 +178,7 @@ class BatchNorm(Layer):
         return self.weight.data.reshape(shape) * self._xhat + self.bias.data.reshape(shape)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:  # dy: (N, C, ...)
+        dy = self._begin_backward(dy)
         axes, xhat = self._axes, self._xhat
         self.weight.grad[...] = (dy * xhat).sum(axis=axes)  # (C,)
         self.bias.grad[...] = dy.sum(axis=axes)  # (C,)
@@ -221,13 +221,6 @@ class BatchNorm(Layer):
             )
         return shape
 
-    def _check_input(self, x: np.ndarray) -> None:
-        if x.ndim not in self._ndims or x.shape[1] != self.num_features:
-            raise ValueError(
-                f"{type(self).__name__} expects input {self._layout} with "
-                f"C={self.num_features}, got shape {x.shape}"
-            )
-
 
 @register_layer
 class BatchNorm1d(BatchNorm):
@@ -246,7 +239,6 @@ class BatchNorm1d(BatchNorm):
     """
 
     _ndims = (2, 3)
-    _layout = "(N, C) or (N, C, L)"
     _sample = "(C,) or (C, L)"
 
 
@@ -259,5 +251,4 @@ class BatchNorm2d(BatchNorm):
     """
 
     _ndims = (4,)
-    _layout = "(N, C, H, W)"
     _sample = "(C, H, W)"

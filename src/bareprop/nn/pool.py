@@ -53,11 +53,6 @@ class Pool2d(Layer):
             for j in range(kw)
         ]
 
-    def _check_input(self, x: np.ndarray) -> tuple[int, int]:
-        if x.ndim != 4:
-            raise ValueError(f"{type(self).__name__} expects input (N, C, H, W), got {x.shape}")
-        return self.output_shape(x.shape[1:])[1:]  # type: ignore[return-value]
-
     def get_config(self) -> dict[str, Any]:
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
 
@@ -95,7 +90,8 @@ class MaxPool2d(Pool2d):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, C, H, W)
-        ho, wo = self._check_input(x)
+        x = self._begin_forward(x)  # (N, C, H, W) or a named error
+        ho, wo = self.output_shape(x.shape[1:])[1:]
         self._x_shape = x.shape
         windows = self._windows(x, ho, wo)
         y = windows[0][2].copy()  # (N, C, Ho, Wo): the running maximum
@@ -108,6 +104,7 @@ class MaxPool2d(Pool2d):
         return y  # (N, C, Ho, Wo)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:  # dy: (N, C, Ho, Wo)
+        dy = self._begin_backward(dy)
         ho, wo = dy.shape[2:]
         dx = np.zeros(self._x_shape, dtype=dy.dtype)  # (N, C, H, W)
         for k, (_, _, dx_view) in enumerate(self._windows(dx, ho, wo)):
@@ -127,7 +124,8 @@ class AvgPool2d(Pool2d):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, C, H, W)
-        ho, wo = self._check_input(x)
+        x = self._begin_forward(x)  # (N, C, H, W) or a named error
+        ho, wo = self.output_shape(x.shape[1:])[1:]
         self._x_shape = x.shape
         area = self.kernel_size[0] * self.kernel_size[1]
         y = np.zeros((len(x), x.shape[1], ho, wo), dtype=x.dtype)
@@ -136,6 +134,7 @@ class AvgPool2d(Pool2d):
         return y / area
 
     def backward(self, dy: np.ndarray) -> np.ndarray:  # dy: (N, C, Ho, Wo)
+        dy = self._begin_backward(dy)
         ho, wo = dy.shape[2:]
         area = self.kernel_size[0] * self.kernel_size[1]
         share = dy / area  # every pixel of a window gets the same share of its gradient

@@ -20,7 +20,9 @@ class Sequential(Layer):
 
     ``parameters()`` lists the parameters in layer order (for each Linear: weight, bias).
     A layer object may appear only once: its ``forward`` keeps what its ``backward`` needs,
-    so a second use would overwrite the first's.
+    so a second use would overwrite the first's. Layers that cannot follow each other (a
+    ``Linear(4, 8)`` then a ``Linear(5, 3)``) are refused here when the input shape is fixed,
+    and otherwise by ``output_shape`` when an input's shape is known.
     """
 
     def __init__(self, layers: Iterable[Layer]) -> None:
@@ -39,6 +41,9 @@ class Sequential(Layer):
                     "a layer keeps the state of its own forward pass, so it cannot be used twice"
                 )
             seen[id(layer)] = name
+        shape = self.input_shape()
+        if shape is not None:
+            self.output_shape(shape)  # layers that cannot follow each other: named now
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:
@@ -85,8 +90,13 @@ class Sequential(Layer):
         return None
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        for layer in self.layers:
-            shape = layer.output_shape(shape)
+        """The layers' output shapes in turn; a ValueError names the layer that refuses its
+        input by its position, e.g. ``layers[2]: Linear(5, 3) takes inputs of 5 features``."""
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.output_shape(shape)
+            except ValueError as e:
+                raise ValueError(f"layers[{i}]: {e}") from None
         return tuple(shape)
 
     @property

@@ -22,12 +22,12 @@ class Flatten(Layer):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, ...)
-        if x.ndim < 2:
-            raise ValueError(f"Flatten expects input (N, ...) with at least 2 dims, got {x.shape}")
+        x = self._begin_forward(x)  # at least 2 dims, or a named error
         self._x_shape = x.shape
         return x.reshape(len(x), -1)  # (N, prod(rest))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:  # dy: (N, prod(rest))
+        dy = self._begin_backward(dy)
         return dy.reshape(self._x_shape)
 
     @classmethod

@@ -36,7 +36,7 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        if len(betas) != 2:
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         check_range(betas[0], "betas[0]", 0.0, 1.0)
         check_range(betas[1], "betas[1]", 0.0, 1.0)

@@ -34,12 +34,21 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable[Parameter], lr: float) -> None:
+        if isinstance(params, (Parameter, str, bytes)) or not isinstance(params, Iterable):
+            raise TypeError(
+                f"params must be a list of Parameters (e.g. model.parameters()), "
+                f"got {type(params).__name__}"
+            )
         self.params = list(params)
         if not self.params:
             raise ValueError("params is empty: the optimiser has nothing to update")
-        for p in self.params:
+        seen: set[int] = set()
+        for i, p in enumerate(self.params):
             if not isinstance(p, Parameter):
-                raise TypeError(f"params must be Parameter objects, got {type(p).__name__}")
+                raise TypeError(f"params[{i}] must be a Parameter, got {type(p).__name__}")
+            if id(p) in seen:
+                raise ValueError(f"params[{i}] is listed twice: it would be updated twice a step")
+            seen.add(id(p))
         check_positive(lr, "lr")
         self.lr = float(lr)
         self.steps = 0

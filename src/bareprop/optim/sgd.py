@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from bareprop.nn.layer import Parameter
 from bareprop.optim.optimizer import Optimizer
 from bareprop.validation import check_range
@@ -32,6 +34,8 @@ class SGD(Optimizer):
         super().__init__(params, lr)
         check_range(momentum, "momentum", 0.0, 1.0, high_open=False)
         check_range(weight_decay, "weight_decay", 0.0, float("inf"))
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
         if nesterov and momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0")
         self.momentum = float(momentum)

@@ -25,11 +25,12 @@ from bareprop.optim.schedules import Schedule, get_schedule
 from bareprop.train.doctor import Doctor
 from bareprop.train.doctor import TrainingDiverged as TrainingDiverged  # re-exported
 from bareprop.train.early_stopping import EarlyStopping
+from bareprop.train.fit_checks import check_callbacks, check_parts, checked_validation
 from bareprop.train.predict import check_inputs, evaluate
 from bareprop.train.predict import predict as predict  # re-exported
 from bareprop.train.predict import predict_proba as predict_proba  # re-exported
 from bareprop.train.state import FitState, TrainingInterrupted, deferred_sigint
-from bareprop.validation import check_labels, check_positive, check_rng
+from bareprop.validation import MAX_COUNT, check_labels, check_positive, check_rng, is_int, show
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "seconds")
 
@@ -87,7 +88,8 @@ def fit(
         verbose: 0 silent; 1 a progress bar within each epoch and a line per epoch.
         lr_schedule: ``"constant"``, ``"linear"``, ``"cosine"`` or a callable
             ``(step, total_steps) -> factor`` applied to the optimiser's initial ``lr``.
-        callbacks: objects whose ``on_epoch_end(epoch, logs)`` is called after each epoch.
+        callbacks: objects whose ``on_epoch_end(epoch, logs)`` is called after each epoch
+            (an object without it, a plain function say, is refused before the first step).
         state: a :class:`~bareprop.train.state.FitState` to continue from (e.g. read from a
             checkpoint) and to keep up to date, so that a callback can checkpoint it. ``epochs``
             counts from the start of the run, as Keras' ``initial_epoch`` does.
@@ -101,15 +103,19 @@ def fit(
     Returns:
         ``{"loss", "accuracy", "val_loss", "val_accuracy", "seconds"}``, one value per epoch
         (the ``val_`` lists are empty without validation data). ``loss`` is the average over
-        the epoch's batches, per sample; ``accuracy`` is measured on the training batches as
-        they were seen (with dropout active), as Keras does. Per-layer statistics per epoch
-        (gradient norm, update-to-weight ratio, dead or saturated units; see
-        :mod:`bareprop.train.doctor`) go to ``state.diagnostics`` when a ``state`` is passed.
+        the epoch's samples of each sample's loss, the sum over its outputs (the one definition
+        ``evaluate`` uses, see :mod:`bareprop.nn.losses`); ``accuracy`` is measured on the
+        training batches as they were seen (with dropout active), as Keras does. Per-layer
+        statistics per epoch (gradient norm, update-to-weight ratio, dead or saturated units;
+        see :mod:`bareprop.train.doctor`) go to ``state.diagnostics`` when a ``state`` is passed.
 
     Raises:
         TrainingDiverged: the loss or a gradient became NaN or infinite; the message names the
             step and the layer, and the model keeps its last finite weights.
         TrainingInterrupted: Ctrl-C (SIGINT); raised after the current step, with ``.state``.
+        ValueError / TypeError: an argument is wrong (checked before the first step), or the
+            schedule gave a factor that is not a finite number >= 0 (naming the step). Whatever
+            fails, the model is left in the train/eval mode ``fit`` found it in.
     """
     run = _checked(model, x, y, loss, optimizer, epochs, batch_size, validation_data, rng,
                    lr_schedule, callbacks, state)  # fmt: skip
@@ -119,6 +125,7 @@ def fit(
     doctor = Doctor(model, run.x, all_finite=plan.all_finite)
     reporter = _reporter(verbose, epochs, run.steps_per_epoch)
     base_lr = state.base_lr = optimizer.lr if state.base_lr is None else state.base_lr
+    restore_modes = model.saved_modes()  # put back if fit fails: a normal end is eval mode
     try:
         with deferred_sigint() as stop:
             for epoch in range(state.epoch, epochs):
@@ -160,6 +167,9 @@ def fit(
                     break
                 if stop.requested and epoch + 1 < epochs:  # Ctrl-C at the epoch's last step
                     raise TrainingInterrupted(state)
+    except BaseException:
+        restore_modes()
+        raise
     finally:
         optimizer.lr = base_lr
         reporter.close()
@@ -182,7 +192,7 @@ def _record_step(
 ) -> None:
     """Add a step's loss (per sample, summed) and correct predictions to the running sums."""
     state.step += 1
-    state.loss_sum += value * n if loss.reduction == "mean" else value
+    state.loss_sum += loss.sample_sum(value, out.shape)
     state.correct += int(np.count_nonzero(out.argmax(axis=1) == y))
 
 
@@ -228,42 +238,23 @@ def _checked(
     y = check_labels(y, n_classes, "y", n_samples=len(x))
     if len(x) == 0:
         raise ValueError("x is empty: there is nothing to train on")
-    _check_parts(model, loss, optimizer)
-    validation = None if validation_data is None else _checked_validation(model, validation_data)
-    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence):
-        raise TypeError(f"callbacks must be a list of objects, got {type(callbacks).__name__}")
+    check_parts(model, loss, optimizer)
+    validation = None if validation_data is None else checked_validation(model, validation_data)
+    check_callbacks(callbacks)
+    steps_per_epoch = math.ceil(len(x) / batch_size)
+    if epochs * steps_per_epoch > MAX_COUNT:
+        raise ValueError(
+            f"epochs={show(epochs)} makes {epochs * steps_per_epoch} steps, more than 2**53 "
+            "(a schedule's step / total_steps would not be exact)"
+        )
     if state is not None and not isinstance(state, FitState):
         raise TypeError(f"state must be a FitState or None, got {type(state).__name__}")
     state = FitState() if state is None else state
+    state.check(epochs=int(epochs), steps_per_epoch=steps_per_epoch)
     for key in HISTORY_KEYS:
         state.history.setdefault(key, [])
-    steps_per_epoch = math.ceil(len(x) / batch_size)
     return _Run(x, y, validation, get_schedule(lr_schedule), check_rng(rng), state,
-                steps_per_epoch, epochs * steps_per_epoch)  # fmt: skip
-
-
-def _checked_validation(model: Layer, data: Any) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(data, (tuple, list)) or len(data) != 2:
-        raise ValueError(
-            f"validation_data must be a pair (x_val, y_val), got {type(data).__name__}"
-        )
-    x_val, n_classes = check_inputs(model, data[0], "validation x")
-    return x_val, check_labels(data[1], n_classes, "validation y", n_samples=len(x_val))
-
-
-def _check_parts(model: Layer, loss: Any, optimizer: Any) -> None:
-    """The loss and optimiser are instances, and the optimiser updates this model's parameters."""
-    if not isinstance(loss, Loss):
-        raise TypeError(f"loss must be a Loss instance (e.g. SoftmaxCrossEntropy()), got {loss!r}")
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an Optimizer instance (e.g. SGD(...)), got {optimizer}")
-    updated = {id(p) for p in optimizer.params}
-    missing = sum(id(p) not in updated for p in model.parameters())
-    if missing:
-        raise ValueError(
-            f"optimizer does not update {missing} of the model's {len(model.parameters())} "
-            "parameters: build it over model.parameters() of this model"
-        )
+                steps_per_epoch, int(epochs) * steps_per_epoch)  # fmt: skip
 
 
 class _Silent:
@@ -274,6 +265,8 @@ class _Silent:
 
 
 def _reporter(verbose: int, epochs: int, steps: int) -> Any:
+    if not (isinstance(verbose, bool) or (is_int(verbose) and 0 <= verbose <= 2)):
+        raise ValueError(f"verbose must be 0 (silent) or 1 (progress), got {show(verbose)}")
     if not verbose:
         return _Silent()
     from bareprop.train.progress import (

@@ -10,7 +10,7 @@ import numpy as np
 from bareprop.fast.plan import Plan
 from bareprop.nn import Layer, Sigmoid
 from bareprop.nn.losses import Loss, softmax
-from bareprop.validation import check_features, check_labels, check_positive
+from bareprop.validation import check_labels, check_model_input, check_positive
 
 
 def model_dtype(model: Layer) -> np.dtype:
@@ -19,33 +19,20 @@ def model_dtype(model: Layer) -> np.dtype:
 
 
 def check_inputs(model: Layer, x: Any, name: str = "x") -> tuple[np.ndarray, int]:
-    """``x`` checked against the model's input shape and cast to its dtype; and the number of
-    classes (outputs per sample) the model gives for it.
-
-    A model with a fixed 1-D input (an MLP) takes ``(N, features)`` and names a wrong feature
-    count; one with another input shape (a conv net's ``(C, H, W)``) takes ``(N, *shape)``.
-    """
-    shape = model.input_shape()
-    arr = np.asarray(x)
-    if (shape is None and arr.ndim != 2) or (shape is not None and len(shape) != 1):
-        arr = _check_samples(arr, name, shape)
-    else:
-        arr = check_features(arr, name, n_features=None if shape is None else shape[0])
-    out_shape = model.output_shape(tuple(arr.shape[1:]))
-    return arr.astype(model_dtype(model), copy=False), out_shape[-1]
+    """``x`` checked for ``model`` and cast to its dtype (by
+    :func:`~bareprop.validation.check_model_input`: numbers, the model's input shape, finite
+    after the cast), and the number of classes (outputs per sample) the model gives for it."""
+    arr, out_shape = check_model_input(model, x, name)
+    return arr, out_shape[-1]
 
 
-def _check_samples(arr: np.ndarray, name: str, shape: tuple[int, ...] | None) -> np.ndarray:
-    """A batch of samples of any per-sample ``shape``: numbers, finite, the right shape."""
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
-    if arr.ndim < 2 or (shape is not None and tuple(arr.shape[1:]) != tuple(shape)):
-        want = "(N, ...)" if shape is None else f"(N, {', '.join(map(str, shape))})"
-        raise ValueError(f"{name} must have shape {want}, got {arr.shape}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
-    return arr
+def check_loss(loss: Any, *, optional: bool = False) -> None:
+    """``loss`` is a :class:`~bareprop.nn.losses.Loss` instance (or None if ``optional``)."""
+    if not (isinstance(loss, Loss) or (optional and loss is None)):
+        none = " or None" if optional else ""
+        raise TypeError(
+            f"loss must be a Loss instance (e.g. SoftmaxCrossEntropy()){none}, got {loss!r}"
+        )
 
 
 IMAGE_BATCH = 256  # rows per forward pass for image inputs: bounds a CNN's activations
@@ -56,7 +43,7 @@ def outputs(model: Layer, x: np.ndarray, batch_size: int) -> np.ndarray:
     :class:`~bareprop.fast.plan.Plan`: buffers allocated once, Linear+ReLU fused)."""
     check_positive(batch_size, "batch_size", integer=True)
     x, n_classes = check_inputs(model, x)
-    was_training = model.training
+    restore_modes = model.saved_modes()
     model.eval()
     try:
         plan = Plan(model)
@@ -65,8 +52,7 @@ def outputs(model: Layer, x: np.ndarray, batch_size: int) -> np.ndarray:
         starts = range(0, len(x), batch_size)
         chunks = [plan.forward(x[i : i + batch_size]).copy() for i in starts]
     finally:
-        if was_training:
-            model.train()
+        restore_modes()
     if not chunks:
         return np.zeros((0, n_classes), dtype=model_dtype(model))
     return np.concatenate(chunks)
@@ -78,15 +64,22 @@ def evaluate(
     """Loss (if a ``loss`` is given) and accuracy of ``model`` on ``(x, y)``, in eval mode.
 
     Returns:
-        ``{"accuracy": fraction correct, "loss": per-sample loss (NaN without a loss)}``.
+        ``{"accuracy": fraction correct, "loss": per-sample loss (NaN without a loss)}``. A
+        sample's loss is the sum over its outputs, averaged over the samples
+        (:meth:`~bareprop.nn.losses.Loss.sample_sum`), whatever the loss's ``reduction``: for
+        ``MSELoss`` the squared error summed over the classes, as ``fit``'s history reports it.
+
+    Raises:
+        ValueError: ``x`` is empty (an accuracy of no samples is not a number).
     """
+    check_loss(loss, optional=True)
     out = outputs(model, x, batch_size)
+    if len(out) == 0:
+        raise ValueError(f"x is empty (shape {np.shape(x)}): there is nothing to evaluate")
     y = check_labels(y, out.shape[1], "y", n_samples=len(out))
-    result = {"accuracy": float(np.mean(out.argmax(axis=1) == y)) if len(y) else float("nan")}
-    result["loss"] = float("nan")
-    if loss is not None and len(y):
-        value = loss.forward(out, y)
-        result["loss"] = value if loss.reduction == "mean" else value / len(y)
+    result = {"accuracy": float(np.mean(out.argmax(axis=1) == y)), "loss": float("nan")}
+    if loss is not None:
+        result["loss"] = loss.sample_sum(loss.forward(out, y), out.shape) / len(y)
     return result
 
 

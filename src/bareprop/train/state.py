@@ -7,12 +7,15 @@ continues from it. The first Ctrl-C only asks ``fit`` to stop after the current 
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from bareprop.validation import check_int, check_positive, check_range, show
 
 
 @dataclass
@@ -41,6 +44,37 @@ class FitState:
     base_lr: float | None = None
     history: dict[str, list[float]] = field(default_factory=dict)
     diagnostics: dict[str, list[float]] = field(default_factory=dict)
+
+    def check(self, *, epochs: int, steps_per_epoch: int) -> None:
+        """Refuse a state ``fit(epochs=epochs)`` cannot continue from, naming the field.
+
+        Counts are integers >= 0; ``epoch`` at most ``epochs``; a state in the middle of an
+        epoch (``batch > 0``) has fewer batches done than the epoch has, and the shuffle state
+        it was saved with (a ``FitState`` from a checkpoint has it; one made up does not, and
+        its running sums would not cover the batches it skips).
+        """
+        for name in ("epoch", "batch", "step", "correct"):
+            check_int(getattr(self, name), f"state.{name}", minimum=0)
+        for name in ("loss_sum", "seconds"):
+            check_range(getattr(self, name), f"state.{name}", 0.0, math.inf)
+        if self.base_lr is not None:
+            check_positive(self.base_lr, "state.base_lr")
+        if self.epoch > epochs:
+            raise ValueError(f"state.epoch is {self.epoch}, past the run's epochs={epochs}")
+        if self.batch >= steps_per_epoch:
+            raise ValueError(
+                f"state.batch is {self.batch}, but an epoch has {steps_per_epoch} batches"
+            )
+        if self.batch and not isinstance(self.shuffle_state, dict):
+            raise ValueError(
+                f"state.batch is {self.batch} but state.shuffle_state is "
+                f"{show(self.shuffle_state)}: a run resumed mid-epoch needs the shuffle state "
+                "and running sums it was saved with (a FitState from a checkpoint)"
+            )
+        for name in ("history", "diagnostics"):
+            kind = type(getattr(self, name)).__name__
+            if kind != "dict":
+                raise TypeError(f"state.{name} must be a dict of lists, got {kind}")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
