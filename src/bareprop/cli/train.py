@@ -1,4 +1,4 @@
-"""``bareprop train``: train an MLP on MNIST (or any IDX data set) and write the run."""
+"""``bareprop train``: train an MLP or a CNN on MNIST (or any IDX data set) and write the run."""
 
 from __future__ import annotations
 
@@ -75,8 +75,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "train",
-        help="train an MLP on MNIST and write the run to a folder",
-        description="Train an MLP on MNIST (bundled) or any data set of four IDX files.",
+        help="train a network (MLP or CNN) on MNIST and write the run to a folder",
+        description="Train an MLP (or a CNN, --model cnn) on MNIST (bundled) or any data set of four IDX files.",
     )
     add_model_options(p)
     out = p.add_argument_group("output")
