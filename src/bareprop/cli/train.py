@@ -76,7 +76,8 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "train",
         help="train a network (MLP or CNN) on MNIST and write the run to a folder",
-        description="Train an MLP (or a CNN, --model cnn) on MNIST (bundled) or any data set of four IDX files.",
+        description="Train an MLP (or a CNN, --model cnn) on MNIST (bundled) or any data set of "
+        "four IDX files.",
     )
     add_model_options(p)
     out = p.add_argument_group("output")
