@@ -28,7 +28,7 @@ import numpy as np
 
 from bareprop.check.relative_error import ACCEPTABLE, GOOD, WRONG, band, relative_errors
 from bareprop.check.tiny_training import predict_raw, train_tiny
-from bareprop.data.mnist import model_input_shape
+from bareprop.data.mnist import shaped_for
 from bareprop.nn import Sigmoid
 from bareprop.nn.losses import Loss, SoftmaxCrossEntropy
 from bareprop.nn.sequential import Sequential
@@ -62,11 +62,6 @@ def _build(
     if tamper is not None:
         tamper(model)
     return model, loss, optimizer
-
-
-def _shaped(model: Sequential, x: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
-    """Flat pixels ``(N, rows * cols)`` as ``model`` takes them: flat, or ``(N, 1, rows, cols)``."""
-    return x.reshape(len(x), *model_input_shape(model, image_shape))
 
 
 def initial_loss(model: Sequential, loss: Loss, x: np.ndarray, y: np.ndarray, init: str) -> Check:
@@ -115,7 +110,7 @@ def overfit(
     within ``max_epochs``? Returns the check and the epochs it ran."""
     plain = dataclasses.replace(config, weight_decay=0.0, dropout=0.0)
     model, loss, optimizer = _build(plain, image_shape, n_classes, tamper)
-    xs = _shaped(model, x, image_shape)
+    xs = shaped_for(model, x, image_shape)
     epochs, accuracy, last = train_tiny(
         model,
         loss,
@@ -152,7 +147,7 @@ def weight_decay_raises_loss(
     for wd in (0.0, decay):
         run = dataclasses.replace(config, weight_decay=wd, dropout=0.0)
         model, loss, optimizer = _build(run, image_shape, n_classes, tamper)
-        xs = _shaped(model, x, image_shape)
+        xs = shaped_for(model, x, image_shape)
         losses.append(
             train_tiny(
                 model,
@@ -231,13 +226,13 @@ def run_sanity(
     x = preprocess(images[:n], np.dtype(config.dtype))
     y = labels[:n].astype(np.int64)
     model, loss, _ = _build(config, image_shape, n_classes, tamper)
-    checks = [initial_loss(model, loss, _shaped(model, x, image_shape), y, config.init)]
+    checks = [initial_loss(model, loss, shaped_for(model, x, image_shape), y, config.init)]
     fit_check, epochs = overfit(
         config, x[:overfit_samples], y[:overfit_samples], image_shape, n_classes, max_epochs, tamper
     )
     checks.append(fit_check)
     noise = np.random.default_rng(config.seed).uniform(0, 1e-3, x[:grad_samples].shape)
-    xg = _shaped(model, x[:grad_samples] + noise, image_shape)
+    xg = shaped_for(model, x[:grad_samples] + noise, image_shape)
     checks.append(
         gradient_check(model, loss, xg, y[:grad_samples], probes=probes, seed=config.seed)
     )

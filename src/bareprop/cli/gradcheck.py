@@ -99,19 +99,12 @@ def _batch(config: Any, args: argparse.Namespace, rng: np.random.Generator) -> t
     return x, labels[: args.samples].astype(np.int64), n_classes, what, tuple(images.shape[1:])
 
 
-def as_model_input(model: Any, x: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
-    """Flat pixels ``(N, rows * cols)`` shaped as ``model`` takes them (``(N, 1, rows, cols)``
-    for a conv net)."""
-    from bareprop.data.mnist import model_input_shape
-
-    return x.reshape(len(x), *model_input_shape(model, image_shape))
-
-
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from bareprop.check.gradcheck import check_model
+    from bareprop.data.mnist import shaped_for
     from bareprop.train.run import build, seeded_rngs
 
     for name in ("samples", "max_entries"):
@@ -121,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     rngs = seeded_rngs(config.seed)
     x, y, n_classes, what, image_shape = _batch(config, args, rngs["split"])
     model, loss, _ = build(config, x.shape[1:], n_classes, rngs)
-    x = as_model_input(model, x, image_shape)
+    x = shaped_for(model, x, image_shape)
     if x.ndim > 2:  # blank pixels put conv outputs exactly on the ReLU's and max-pool's kinks
         x = x + rngs["shuffle"].uniform(0, 1e-3, x.shape)
         what += " plus uniform noise of 1e-3 (off the kinks of blank pixels)"

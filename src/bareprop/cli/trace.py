@@ -41,7 +41,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bareprop.check.trace import to_markdown, trace_batch
-    from bareprop.data.mnist import load_split, model_input_shape, preprocess
+    from bareprop.data.mnist import load_split, preprocess, shaped_for
     from bareprop.files.atomic import write_text
     from bareprop.train.run import build, seeded_rngs
 
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     x = preprocess(images[: config.batch_size], np.float64)
     y = labels[: config.batch_size].astype(np.int64)
     model, loss, _ = build(config, x.shape[1:], int(labels.max()) + 1, seeded_rngs(config.seed))
-    x = x.reshape(len(x), *model_input_shape(model, images.shape[1:]))
+    x = shaped_for(model, x, images.shape[1:])
     trace = trace_batch(model, loss, x, y, probes=args.probes)
     trace.title = (
         f"Network {_describe(config, x.shape[1:], model)}, {config.loss} loss "

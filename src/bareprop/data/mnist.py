@@ -150,7 +150,13 @@ def inputs_for(model: Any, images: np.ndarray) -> np.ndarray:
     """
     pre = getattr(model, "metadata", {}).get("preprocessing") or {}
     x = preprocess(images, model.dtype, pre.get("pixel_scale", PIXEL_SCALE))
-    return x.reshape(len(x), *model_input_shape(model, images.shape[1:]))
+    return shaped_for(model, x, images.shape[1:])
+
+
+def shaped_for(model: Any, x: np.ndarray, image_shape: Sequence[int]) -> np.ndarray:
+    """Rows of images of ``image_shape`` (flat or not) reshaped as ``model`` takes them
+    (:func:`model_input_shape`): a view, no copy."""
+    return x.reshape(len(x), *model_input_shape(model, image_shape))
 
 
 def model_input_shape(model: Any, image_shape: Sequence[int]) -> tuple[int, ...]:

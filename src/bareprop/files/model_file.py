@@ -236,7 +236,7 @@ def _built(header: dict[str, Any], arrays: list[np.ndarray], path: Any) -> Seque
         model = Sequential.from_config(header["architecture"], rng=np.random.default_rng(0))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ModelFileError(f"{path}: the architecture cannot be built ({e})") from None
-    targets = [p.data for p in model.parameters()] + model.buffers()
+    targets = model_arrays(model)
     if len(targets) != len(arrays) or len(model.parameters()) != n_params:
         raise ModelFileError(
             f"{path}: the architecture has {len(targets)} arrays, the file {len(arrays)}"

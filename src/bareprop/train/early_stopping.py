@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from bareprop.files.model_file import model_arrays
 from bareprop.nn.layer import Layer
 from bareprop.validation import check_positive, check_range
 
@@ -51,14 +52,14 @@ class EarlyStopping:
         if val_loss < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = float(val_loss), epoch, 0
             if self.restore_best:
-                self.best_weights = [a.copy() for a in _arrays(model)]
+                self.best_weights = [a.copy() for a in model_arrays(model)]
             return False
         self.wait += 1
         if self.wait < self.patience:
             return False
         self.stopped_epoch = epoch
         if self.restore_best and self.best_weights:
-            for target, saved in zip(_arrays(model), self.best_weights, strict=True):
+            for target, saved in zip(model_arrays(model), self.best_weights, strict=True):
                 target[...] = saved  # in place: the optimiser and the plan keep their arrays
             self.restored = True
         return True
@@ -82,7 +83,3 @@ class EarlyStopping:
         self.best, self.best_epoch = float(state["best"]), state["best_epoch"]
         self.wait, self.stopped_epoch = int(state["wait"]), state["stopped_epoch"]
         self.best_weights = [np.array(a) for a in best_weights]
-
-
-def _arrays(model: Layer) -> list[np.ndarray]:
-    return [p.data for p in model.parameters()] + model.buffers()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bareprop.data.augment import shift_images
-from bareprop.data.mnist import PIXEL_SCALE, load_mnist, model_input_shape, preprocess
+from bareprop.data.mnist import PIXEL_SCALE, load_mnist, preprocess, shaped_for
 from bareprop.files.model_file import save
 from bareprop.nn.layer import Layer
 from bareprop.nn.losses import Loss
@@ -48,9 +48,8 @@ class Data:
     def for_model(self, model: Layer) -> Data:
         """The same data shaped as ``model`` takes it: flat pixels for a model with a fixed
         feature count (an MLP), ``(N, 1, rows, cols)`` images otherwise (a conv net)."""
-        shape = model_input_shape(model, self.image_shape)
-        reshaped = (a.reshape(len(a), *shape) for a in (self.x_train, self.x_val, self.x_test))
-        x_train, x_val, x_test = reshaped
+        arrays = (self.x_train, self.x_val, self.x_test)
+        x_train, x_val, x_test = (shaped_for(model, a, self.image_shape) for a in arrays)
         return dataclasses.replace(self, x_train=x_train, x_val=x_val, x_test=x_test)
 
 
