@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import bareprop as bp
 from bareprop.fast.cnn import fast_backward, fast_forward
-from bareprop.fast.conv import Workspace, to_channels_last
+from bareprop.fast.workspace import Workspace, to_channels_last
 from bareprop.nn import Conv2d, Flatten, MaxPool2d
 
 N = 128

@@ -32,7 +32,7 @@ import pytest
 
 import bareprop as bp
 from bareprop.fast.cnn import fast_backward, fast_forward
-from bareprop.fast.conv import Workspace, to_channels_first, to_channels_last
+from bareprop.fast.workspace import Workspace, to_channels_first, to_channels_last
 from bareprop.gradcheck import KinkWarning, check_layer, check_model
 from bareprop.nn import AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Flatten, LayerNorm, MaxPool2d
 from bareprop.nn.norm import normalize_backward, normalize_backward_staged

@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from bareprop.fast.conv import (
-    Workspace,
+from bareprop.fast.conv import conv2d_backward, conv2d_forward
+from bareprop.fast.pool import (
     avg_pool2d_backward,
     avg_pool2d_forward,
-    conv2d_backward,
-    conv2d_forward,
     max_pool2d_backward,
     max_pool2d_forward,
 )
+from bareprop.fast.workspace import Workspace
 from bareprop.nn import Layer, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from bareprop.nn.conv import Conv2d
 from bareprop.nn.layernorm import LayerNorm

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from bareprop.fast.cnn import fast_backward, fast_forward
-from bareprop.fast.conv import Workspace
+from bareprop.fast.workspace import Workspace
 from bareprop.nn import (
     AvgPool2d,
     BatchNorm2d,

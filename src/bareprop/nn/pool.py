@@ -15,7 +15,7 @@ Ties (max): the gradient goes to the FIRST maximum of the window in row-major or
 of torch's CPU kernel (it replaces the running maximum only on a strictly greater value).
 After a ReLU ties are common (a window of zeros), so the rule matters for parity.
 
-The fast versions are in :mod:`bareprop.fast.conv`; a test proves them equal.
+The fast versions are in :mod:`bareprop.fast.pool`; a test proves them equal.
 """
 
 from __future__ import annotations

@@ -1,0 +1,111 @@
+"""Fast pooling over channels-last ``(N, H, W, C)`` arrays: strided window views.
+
+The same maths as :mod:`bareprop.nn.pool` (a test proves the results equal), arranged for
+speed. NumPy only; pure functions of their arguments and a
+:class:`~bareprop.fast.workspace.Workspace`.
+
+API: ``max_pool2d_forward(x, kernel_size, stride, ws) -> y`` and
+``max_pool2d_backward(dy, ws) -> dx``, ``avg_pool2d_forward`` / ``avg_pool2d_backward`` alike.
+
+How: ``np.maximum`` / ``np.add`` over the ``kH * kW`` strided views of the windows (measured
+faster than reshaping to ``(N, Ho, kH, Wo, kW, C)`` and reducing); max-pool backward routes
+``dy`` to the first view equal to the maximum, torch's tie rule, and when windows do not
+overlap it writes each view once instead of zeroing and adding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bareprop.fast.workspace import Workspace, out_size, window_views
+
+
+def _pool_setup(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], ws: Workspace
+) -> tuple[list[np.ndarray], np.ndarray]:
+    n, h, w, c = x.shape
+    ho, wo = out_size(h, kernel[0], stride[0]), out_size(w, kernel[1], stride[1])
+    ws.saved.update(x=x, kernel=kernel, stride=stride, out=(ho, wo))
+    return window_views(x, kernel, stride, (ho, wo)), ws.get("y", (n, ho, wo, c), x.dtype)
+
+
+def _dx_views(ws: Workspace, dtype: Any) -> tuple[list[np.ndarray], bool]:
+    """dx's window views; True if they do not overlap (each is then written once, not added).
+
+    Pixels no window covers (when windows skip some) are zeroed here; with overlap, all are.
+    """
+    x, (kh, kw), (sh, sw), (ho, wo) = (ws.saved[k] for k in ("x", "kernel", "stride", "out"))
+    dx = ws.get("dx", x.shape, dtype)
+    disjoint = sh >= kh and sw >= kw
+    if not disjoint:
+        dx.fill(0)
+    elif sh > kh or sw > kw or sh * ho < x.shape[1] or sw * wo < x.shape[2]:
+        dx.fill(0)  # gaps between or after the windows: simplest to zero all first
+    ws.saved["dx"] = dx
+    return window_views(dx, (kh, kw), (sh, sw), (ho, wo)), disjoint
+
+
+def max_pool2d_forward(
+    x: np.ndarray, kernel_size: tuple[int, int], stride: tuple[int, int], ws: Workspace
+) -> np.ndarray:
+    """``y[n, p, q, c] = max over the window``; x ``(N, H, W, C)`` -> ``(N, Ho, Wo, C)``.
+
+    Backward reads ``x`` and ``y``: neither may change in between.
+    """
+    views, y = _pool_setup(x, kernel_size, stride, ws)
+    if len(views) == 1:
+        np.copyto(y, views[0])
+    else:
+        np.maximum(views[0], views[1], out=y)
+        for v in views[2:]:
+            np.maximum(y, v, out=y)
+    ws.saved["y"] = y
+    return y
+
+
+def max_pool2d_backward(dy: np.ndarray, ws: Workspace) -> np.ndarray:
+    """``dx``: each window's ``dy`` at its first maximum in row-major order (torch's rule)."""
+    x, y, (ho, wo) = ws.saved["x"], ws.saved["y"], ws.saved["out"]
+    views = window_views(x, ws.saved["kernel"], ws.saved["stride"], (ho, wo))
+    dx_views, disjoint = _dx_views(ws, dy.dtype)
+    hit, taken = ws.get("hit", y.shape, np.bool_), ws.get("taken", y.shape, np.bool_)
+    part = ws.get("part", y.shape, dy.dtype)
+    for k, (v, d) in enumerate(zip(views, dx_views, strict=True)):
+        np.equal(v, y, out=hit)  # this offset holds the maximum ...
+        if k:
+            np.greater(hit, taken, out=hit)  # ... and no earlier offset did
+        if disjoint:
+            np.multiply(dy, hit, out=d)
+        else:
+            d += np.multiply(dy, hit, out=part)
+        if k == 0:
+            np.copyto(taken, hit)
+        elif k < len(views) - 1:
+            taken |= hit
+    return ws.saved["dx"]
+
+
+def avg_pool2d_forward(
+    x: np.ndarray, kernel_size: tuple[int, int], stride: tuple[int, int], ws: Workspace
+) -> np.ndarray:
+    """``y[n, p, q, c] = mean over the window``; x ``(N, H, W, C)`` -> ``(N, Ho, Wo, C)``."""
+    views, y = _pool_setup(x, kernel_size, stride, ws)
+    np.copyto(y, views[0])
+    for v in views[1:]:
+        y += v
+    y /= len(views)  # sum, then divide: the order of the readable layer's float operations
+    return y
+
+
+def avg_pool2d_backward(dy: np.ndarray, ws: Workspace) -> np.ndarray:
+    """``dx``: every pixel of a window gets ``dy / (kH kW)`` (summed where windows overlap)."""
+    dx_views, disjoint = _dx_views(ws, dy.dtype)
+    share = np.divide(dy, len(dx_views), out=ws.get("share", dy.shape, dy.dtype))
+    for d in dx_views:
+        if disjoint:
+            np.copyto(d, share)
+        else:
+            d += share
+    return ws.saved["dx"]
