@@ -1,7 +1,7 @@
 """Fast convolution: im2col and one GEMM, col2im.
 
 The same maths as :mod:`bareprop.nn.conv` (a test proves the results equal), arranged for
-speed. NumPy only; pure functions of their arguments and a :class:`Workspace`.
+speed. Pure functions of their arguments and a :class:`Workspace`.
 
 Layout: channels-last. Every 4-D array here is ``(N, H, W, C)`` (NHWC), not the layers'
 ``(N, C, H, W)``: a window's pixels are then ``kH * kW`` runs of ``C`` contiguous values, the
@@ -17,13 +17,15 @@ API:
   ``conv2d_backward(dy, weight, ws, weight_grad, bias_grad, need_dx=True) -> dx | None``:
   backward writes (overwrites) ``weight_grad`` and ``bias_grad`` in place.
 
-How, in brief. Conv forward: ``col[(n, p, q), (i, j, c)] = xp[n, s*p + i, s*q + j, c]`` is a
-copy of ``sliding_window_view``; with a bias, ``col`` has one more column of ones and the
-weight matrix one more row, the bias, so ``y = col @ W`` adds it (and the same GEMM's
-transpose, ``col.T @ dy``, yields the bias gradient as its last row). Conv backward for ``dx``
-(col2im): ``dcol[i, j] = dy @ w[:, :, i, j]``, one batched GEMM into ``(kH * kW, M, C)``,
-then each offset's slab is added to the window pixels it came from; in that order every
-source is contiguous.
+How, in brief. Conv forward: ``col[(n, p, q), (i, j, c)] = xp[n, s*p + i, s*q + j, c]`` (xp:
+x with its zero padding) is a copy of ``sliding_window_view``; with a bias, ``col`` has one
+more column of ones and the weight matrix one more row, the bias, so ``y = col @ W`` adds it
+(and the same GEMM's transpose, ``col.T @ dy``, yields the bias gradient as its last row).
+Conv backward for ``dx`` (col2im): ``dcol = dy @ W.T``, one GEMM into the im2col layout
+``(M, kH * kW * C)``, then each offset's slab is added to the window pixels it came from.
+The two copies are compiled loops when numba is installed (:mod:`bareprop.fast.image_loops`:
+one pass, the same floats; measured 3x faster than NumPy's for one input channel, 2x for
+col2im); the NumPy versions below are the fallback.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from bareprop.fast import kernels
 from bareprop.fast.workspace import Workspace, out_size, window_views
 
 
@@ -67,10 +70,14 @@ def conv2d_forward(
     ho, wo = out_size(xp.shape[1], kh, sh), out_size(xp.shape[2], kw, sw)
     k, m, extra = kh * kw * c, n * ho * wo, int(bias is not None)
     col = ws.get("col", (m, k + extra), dtype, fill=1.0)  # a bias's column of ones stays 1
-    col6 = col[:, :k].reshape(n, ho, wo, kh, kw, c)  # rows (n, p, q), columns (i, j, c)
-    assert np.shares_memory(col6, col), "im2col must write into the workspace"
-    windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (N,Ho,Wo,C,kH,kW)
-    np.copyto(col6, windows.transpose(0, 1, 2, 4, 5, 3))
+    compiled = kernels.compiled_for(xp, col)
+    if compiled is not None:
+        compiled.im2col(xp, col, kh, kw, sh, sw, ho, wo)
+    else:
+        col6 = col[:, :k].reshape(n, ho, wo, kh, kw, c)  # rows (n, p, q), columns (i, j, c)
+        assert np.shares_memory(col6, col), "im2col must write into the workspace"
+        windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # N,Ho,Wo,C,kH,kW
+        np.copyto(col6, windows.transpose(0, 1, 2, 4, 5, 3))
     wmat = ws.get("wmat", (k + extra, o), dtype)  # rows (i, j, c), then the bias
     np.copyto(wmat[:k].reshape(kh, kw, c, o), weight.transpose(2, 3, 1, 0))
     if bias is not None:
@@ -117,12 +124,18 @@ def conv2d_backward(
         bias_grad[...] = gw[k]
     if not need_dx:
         return None
-    wt = ws.get("wt", (kh * kw, o, c), dtype)  # w[:, :, i, j] for each offset
-    np.copyto(wt.reshape(kh, kw, o, c), weight.transpose(2, 3, 0, 1))
-    dcol = ws.get("dcol", (kh * kw, m, c), dtype)
-    np.matmul(dy2, wt, out=dcol)  # dcol[i, j] = dy @ w[:, :, i, j]: (M, C) per offset
+    wd = ws.get("wd", (o, k), dtype)  # rows o, columns (i, j, c): the forward's W, transposed
+    np.copyto(wd.reshape(o, kh, kw, c), weight.transpose(0, 2, 3, 1))
+    dcol = ws.get("dcol", (m, k), dtype)
+    np.matmul(dy2, wd, out=dcol)  # dcol[(n, p, q), (i, j, c)]: what each window's pixel gets
     dxp = ws.get("dxp", (n, h + 2 * ph, w + 2 * pw, c), dtype)
-    dxp.fill(0)
-    for view, slab in zip(window_views(dxp, (kh, kw), (sh, sw), (ho, wo)), dcol, strict=True):
-        view += slab.reshape(n, ho, wo, c)  # col2im: back to the pixels each window read
+    compiled = kernels.compiled_for(dcol, dxp)
+    if compiled is not None:
+        compiled.col2im(dcol, dxp, kh, kw, sh, sw, ho, wo, dxp.dtype.type(0))
+    else:
+        dxp.fill(0)
+        dcol6 = dcol.reshape(n, ho, wo, kh, kw, c)
+        views = window_views(dxp, (kh, kw), (sh, sw), (ho, wo))
+        for (i, j), view in zip(np.ndindex(kh, kw), views, strict=True):
+            view += dcol6[:, :, :, i, j, :]  # col2im: back to the pixels each window read
     return dxp[:, ph : ph + h, pw : pw + w, :]

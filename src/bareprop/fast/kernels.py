@@ -4,10 +4,12 @@ The NumPy form of an Adam step makes about a dozen passes over every weight (eac
 and writes whole arrays); its loop makes one. The same goes for the other hot spots of a
 training step: the optimiser steps, ReLU, a Linear's bias with the ReLU after it (forward) and
 the ReLU's mask with the bias gradient (backward), the softmax cross-entropy around NumPy's own
-``exp`` and ``log``, and the finite check of the gradients. The NumPy code each loop replaces
-stays as the fallback (in :mod:`bareprop.fast.flat` for the steps, in the wrapper below for
-the rest); the textbook code in :mod:`bareprop.nn` and :mod:`bareprop.optim` is the specification
-both follow. The loops do the same float operations in the same order, with every scalar in the
+``exp`` and ``log``, the finite check of the gradients, and im2col, col2im and max-pooling
+(:mod:`bareprop.fast.image_loops`). The NumPy code each loop replaces stays as the fallback
+(in :mod:`bareprop.fast.flat` for the steps, :mod:`bareprop.fast.conv` and
+:mod:`bareprop.fast.pool` for the image loops, in the wrappers below for the rest); the
+textbook code in :mod:`bareprop.nn` and :mod:`bareprop.optim` is the specification both
+follow. The loops do the same float operations in the same order, with every scalar in the
 arrays' dtype, no ``fastmath`` (so LLVM neither fuses ``a * b + c`` into an FMA nor reorders)
 and ``error_model="numpy"`` (so a division needs no zero check and the loop vectorises): both
 paths give bit-identical results, and ``tests/test_speed.py`` checks it.
@@ -40,6 +42,7 @@ def kernels() -> SimpleNamespace | None:
             return None
         try:
             with _without_scipy_blas():
+                from bareprop.fast import image_loops
                 from bareprop.fast import numba_loops as compiled
         except ImportError:  # numba is not installed
             return None
@@ -54,6 +57,10 @@ def kernels() -> SimpleNamespace | None:
             shift_rows=compiled.shift_rows,
             softmax_ce_grad=compiled.softmax_ce_grad,
             all_finite=compiled.all_finite,
+            im2col=image_loops.im2col,
+            col2im=image_loops.col2im,
+            max_pool=image_loops.max_pool,
+            max_pool_backward=image_loops.max_pool_backward,
         )
     return _compiled
 
@@ -90,7 +97,7 @@ def use(on: bool) -> None:
 
 def relu(x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """``np.maximum(x, 0, out=out)``, in one compiled pass when it can be."""
-    compiled = None if out is None else _compiled_for(x, out)
+    compiled = None if out is None else compiled_for(x, out)
     if compiled is None or out is None:
         return np.maximum(x, 0, out=out)
     compiled.relu(x.reshape(-1), out.reshape(-1), x.dtype.type(0))
@@ -101,7 +108,7 @@ def relu_backward(
     dy: np.ndarray, y: np.ndarray, mask: np.ndarray | None, out: np.ndarray | None
 ) -> np.ndarray:
     """``dy * (y > 0)`` into ``out`` (``mask`` is scratch for the NumPy path)."""
-    compiled = None if out is None else _compiled_for(dy, y, out)
+    compiled = None if out is None else compiled_for(dy, y, out)
     if compiled is None or out is None:
         # A bool mask then one multiply: faster than ``dy * (y > 0)``'s cast of the mask.
         return np.multiply(dy, np.greater(y, 0, out=mask), out=out)
@@ -110,8 +117,9 @@ def relu_backward(
     return out
 
 
-def _compiled_for(*arrays: np.ndarray) -> SimpleNamespace | None:
-    """The compiled kernels if they can take these arrays: one float dtype, C-contiguous."""
+def compiled_for(*arrays: np.ndarray) -> SimpleNamespace | None:
+    """The compiled kernels if they can take these arrays (one float dtype, C-contiguous), or
+    None: numba is missing or switched off, or the NumPy version must run."""
     compiled = _compiled if _tried else kernels()
     if compiled is None:
         return None
@@ -126,7 +134,7 @@ def _compiled_for(*arrays: np.ndarray) -> SimpleNamespace | None:
 
 def bias_relu(y: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``y = max(y + b, 0)`` in place (``y`` (N, K), ``b`` (K,)): one pass instead of two."""
-    compiled = _compiled_for(y, b) if y.ndim == 2 else None
+    compiled = compiled_for(y, b) if y.ndim == 2 else None
     if compiled is None:
         np.add(y, b, out=y)
         return np.maximum(y, 0, out=y)
@@ -146,7 +154,7 @@ def relu_bias_backward(
     ``mask`` is scratch for the NumPy path. Returns ``dz``.
     """
     dz = np.empty_like(dy) if dz is None else dz
-    compiled = _compiled_for(dy, y, dz, bias_grad) if dy.ndim == 2 else None
+    compiled = compiled_for(dy, y, dz, bias_grad) if dy.ndim == 2 else None
     if compiled is None:
         np.multiply(dy, np.greater(y, 0, out=mask), out=dz)
         np.sum(dz, axis=0, out=bias_grad)
@@ -158,7 +166,7 @@ def relu_bias_backward(
 
 def column_sums(dy: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``np.sum(dy, axis=0, out=out)`` for a 2-D ``dy`` (a bias gradient)."""
-    compiled = _compiled_for(dy, out) if dy.ndim == 2 else None
+    compiled = compiled_for(dy, out) if dy.ndim == 2 else None
     if compiled is None:
         return np.sum(dy, axis=0, out=out)
     compiled.column_sums(dy, out, dy.dtype.type(0))
@@ -167,7 +175,7 @@ def column_sums(dy: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def shift_rows(z: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``z - z.max(axis=1, keepdims=True)`` and, per row, its entry at the label."""
-    compiled = _compiled_for(z) if z.ndim == 2 and z.shape[1] else None
+    compiled = compiled_for(z) if z.ndim == 2 and z.shape[1] else None
     if compiled is None:
         shifted = z - z.max(axis=1, keepdims=True)
         return shifted, shifted[np.arange(len(labels)), labels]
@@ -180,7 +188,7 @@ def softmax_ce_grad(
     e: np.ndarray, sums: np.ndarray, labels: np.ndarray, scale: float
 ) -> np.ndarray:
     """``e * (scale / sums)`` with ``scale`` then subtracted at each row's label."""
-    compiled = _compiled_for(e, sums)
+    compiled = compiled_for(e, sums)
     if compiled is None:
         grad = e * (scale / sums)
         grad[np.arange(len(labels)), labels] -= scale
@@ -192,7 +200,7 @@ def softmax_ce_grad(
 
 def all_finite(a: np.ndarray) -> bool:
     """``np.isfinite(a).all()`` for a 1-D float array (a bias gradient, checked every step)."""
-    compiled = _compiled_for(a) if a.ndim == 1 else None
+    compiled = compiled_for(a) if a.ndim == 1 else None
     if compiled is None:
         return bool(np.isfinite(a).all())
     return bool(compiled.all_finite(a))

@@ -8,6 +8,7 @@ passes over memory it takes:
 
 * each ``Linear`` followed by a ``ReLU`` runs as one op: the bias and the ReLU in one pass
   forward, the ReLU's mask and the bias gradient in one pass backward (:func:`use_fusion`);
+  so does each ``ReLU`` followed by a ``MaxPool2d`` (the ReLU on the pool's output);
 * outputs and gradients go into arrays kept across steps; a batch of ``N`` rows gets the
   first ``N`` rows of the largest, so the short last batch of an epoch allocates nothing;
 * the first layer, if a ``Linear``, skips the input gradient nothing reads (a quarter of the
@@ -38,11 +39,13 @@ from bareprop.fast.image_ops import (
     ChannelsLastOp,
     ImageOp,
     ImageOps,
+    ReLUMaxPoolOp,
 )
 from bareprop.nn.activations import ReLU
 from bareprop.nn.layer import Layer
 from bareprop.nn.linear import Linear
 from bareprop.nn.losses import Loss, SoftmaxCrossEntropy
+from bareprop.nn.pool import MaxPool2d
 from bareprop.nn.shape import Flatten
 from bareprop.optim import Optimizer
 
@@ -232,13 +235,18 @@ def _no_optimizer() -> None:
 
 
 def _ops(layers: list[Layer], fuse: bool) -> list[Op]:
-    """One op per layer, or per Linear+ReLU pair when fusing; image layers run channels-last
-    between a :class:`ChannelsLastOp` and their Flatten (or a :class:`ChannelsFirstOp`)."""
+    """One op per layer, or per Linear+ReLU or ReLU+MaxPool2d pair when fusing; image layers run
+    channels-last between a :class:`ChannelsLastOp` and their Flatten (or a
+    :class:`ChannelsFirstOp`)."""
     ops: list[Op] = []
     fused_relus: set[int] = set()
+    relu_pools: set[int] = set()  # max-pools that take the ReLU before them
     channels_last = False
     for layer, after in itertools.zip_longest(layers, layers[1:]):
         if id(layer) in fused_relus:
+            continue
+        if fuse and type(layer) is ReLU and type(after) is MaxPool2d:
+            relu_pools.add(id(after))
             continue
         if channels_last and not isinstance(layer, (*IMAGE_LAYERS, *ELEMENTWISE, Flatten)):
             ops.append(ChannelsFirstOp())
@@ -247,7 +255,10 @@ def _ops(layers: list[Layer], fuse: bool) -> list[Op]:
             if not channels_last:
                 ops.append(ChannelsLastOp())
                 channels_last = True
-            ops.append(ImageOp(layer))
+            if isinstance(layer, MaxPool2d) and id(layer) in relu_pools:
+                ops.append(ReLUMaxPoolOp(layer))
+            else:
+                ops.append(ImageOp(layer))
         elif isinstance(layer, Flatten) and channels_last:
             ops.append(ImageOp(layer))  # back to (N, C * H * W), in the layers' C, H, W order
             channels_last = False

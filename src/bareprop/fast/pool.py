@@ -1,16 +1,18 @@
 """Fast pooling over channels-last ``(N, H, W, C)`` arrays: strided window views.
 
 The same maths as :mod:`bareprop.nn.pool` (a test proves the results equal), arranged for
-speed. NumPy only; pure functions of their arguments and a
-:class:`~bareprop.fast.workspace.Workspace`.
+speed. Pure functions of their arguments and a :class:`~bareprop.fast.workspace.Workspace`.
 
-API: ``max_pool2d_forward(x, kernel_size, stride, ws) -> y`` and
+API: ``max_pool2d_forward(x, kernel_size, stride, ws, relu=False) -> y`` and
 ``max_pool2d_backward(dy, ws) -> dx``, ``avg_pool2d_forward`` / ``avg_pool2d_backward`` alike.
 
 How: ``np.maximum`` / ``np.add`` over the ``kH * kW`` strided views of the windows (measured
 faster than reshaping to ``(N, Ho, kH, Wo, kW, C)`` and reducing); max-pool backward routes
 ``dy`` to the first view equal to the maximum, torch's tie rule, and when windows do not
-overlap it writes each view once instead of zeroing and adding.
+overlap it writes each view once instead of zeroing and adding. When numba is installed, max
+pooling is a compiled loop instead (:mod:`bareprop.fast.image_loops`): forward keeps each
+window's argmax offset, backward writes ``dy`` there, one pass each (measured 3x and 8x
+faster on the reference CNN's first pool).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from bareprop.fast import kernels
 from bareprop.fast.workspace import Workspace, out_size, window_views
 
 
@@ -48,27 +51,59 @@ def _dx_views(ws: Workspace, dtype: Any) -> tuple[list[np.ndarray], bool]:
 
 
 def max_pool2d_forward(
-    x: np.ndarray, kernel_size: tuple[int, int], stride: tuple[int, int], ws: Workspace
+    x: np.ndarray,
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    ws: Workspace,
+    relu: bool = False,
 ) -> np.ndarray:
     """``y[n, p, q, c] = max over the window``; x ``(N, H, W, C)`` -> ``(N, Ho, Wo, C)``.
 
+    With ``relu``, ``max(y, 0)``: a ReLU before the pool, fused. The maximum commutes with it,
+    and backward sends the gradient where the ReLU and then the pool would have.
     Backward reads ``x`` and ``y``: neither may change in between.
     """
     views, y = _pool_setup(x, kernel_size, stride, ws)
+    (kh, kw), (sh, sw) = kernel_size, stride
+    compiled = kernels.compiled_for(x)
+    ws.saved.update(y=y, relu=relu, loops=compiled)
+    if compiled is not None:  # each maximum and its offset in the window, in one pass
+        arg = ws.get("arg", y.shape, np.uint8 if kh * kw <= 256 else np.int32)
+        compiled.max_pool(x, y, arg, kh, kw, sh, sw, relu, x.dtype.type(0))
+        ws.saved["arg"] = arg
+        return y
+    ymax = ws.get("ymax", y.shape, y.dtype) if relu else y
     if len(views) == 1:
-        np.copyto(y, views[0])
+        np.copyto(ymax, views[0])
     else:
-        np.maximum(views[0], views[1], out=y)
+        np.maximum(views[0], views[1], out=ymax)
         for v in views[2:]:
-            np.maximum(y, v, out=y)
-    ws.saved["y"] = y
+            np.maximum(ymax, v, out=ymax)
+    if relu:
+        np.maximum(ymax, 0, out=y)
+    ws.saved["ymax"] = ymax
     return y
 
 
 def max_pool2d_backward(dy: np.ndarray, ws: Workspace) -> np.ndarray:
-    """``dx``: each window's ``dy`` at its first maximum in row-major order (torch's rule)."""
-    x, y, (ho, wo) = ws.saved["x"], ws.saved["y"], ws.saved["out"]
-    views = window_views(x, ws.saved["kernel"], ws.saved["stride"], (ho, wo))
+    """``dx``: each window's ``dy`` at its first maximum in row-major order (torch's rule).
+
+    After a fused ReLU, ``dy`` is first multiplied by ``[y > 0]``, the ReLU's backward. The
+    compiled loop takes ``dy`` in ``y``'s dtype.
+    """
+    x, y, (ho, wo), relu = (ws.saved[k] for k in ("x", "y", "out", "relu"))
+    (kh, kw), (sh, sw), compiled = ws.saved["kernel"], ws.saved["stride"], ws.saved["loops"]
+    if compiled is not None:
+        dy = np.ascontiguousarray(dy, dtype=y.dtype)
+        dx = ws.get("dx", x.shape, y.dtype)
+        f = y.dtype.type
+        compiled.max_pool_backward(dy, y, ws.saved["arg"], dx, kh, kw, sh, sw, relu, f(0), f(1))
+        return dx
+    if relu:
+        mask = np.greater(y, 0, out=ws.get("mask", y.shape, np.bool_))
+        dy = np.multiply(dy, mask, out=ws.get("dy", y.shape, np.result_type(dy, y)))
+    y = ws.saved["ymax"]
+    views = window_views(x, (kh, kw), (sh, sw), (ho, wo))
     dx_views, disjoint = _dx_views(ws, dy.dtype)
     hit, taken = ws.get("hit", y.shape, np.bool_), ws.get("taken", y.shape, np.bool_)
     part = ws.get("part", y.shape, dy.dtype)
