@@ -271,10 +271,14 @@ def gemms_alone(cfg: BenchConfig, x: np.ndarray, y: np.ndarray, steps: int) -> d
 
 # -- prediction -------------------------------------------------------------------------------
 def bareprop_predict(cfg: BenchConfig, x: np.ndarray, repeats: int) -> dict[str, float]:
-    """``bareprop.predict`` on all of ``x`` (batches of 2048), ``repeats`` times."""
+    """``bareprop.predict`` on all of ``x``, ``repeats`` times: ``cfg``'s network."""
     import bareprop as bp
 
-    model = bp.build_mlp(x.shape[1], list(cfg.hidden), 10, rng=np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    if cfg.model == "cnn":
+        model, x = bp.build_cnn(rng=rng), images(cfg, x)
+    else:
+        model = bp.build_mlp(x.shape[1], list(cfg.hidden), 10, rng=rng)
     return _timed(lambda k: [bp.predict(model, x) for _ in range(k)], repeats)
 
 
@@ -282,8 +286,8 @@ def torch_predict(cfg: BenchConfig, x: np.ndarray, repeats: int) -> dict[str, fl
     """PyTorch eager inference (``inference_mode``, batches of 2048) and argmax."""
     import torch
 
-    model = _torch_mlp(x.shape[1], cfg.hidden).eval()
-    xt = torch.from_numpy(x)
+    model = (torch_cnn() if cfg.model == "cnn" else _torch_mlp(x.shape[1], cfg.hidden)).eval()
+    xt = torch.from_numpy(images(cfg, x))
 
     def run(k: int) -> None:
         with torch.inference_mode():

@@ -47,6 +47,7 @@ def predict_rows(result: BenchResult) -> list[dict[str, str]]:
             ratio = result.ratio(s.task, s.config.name, "torch-predict")
             rows.append({
                 "task": LABELS[s.task],
+                "network": "reference CNN" if s.config.model == "cnn" else "reference MLP",
                 "s per 10k": _fmt(s.median, ".4f"),
                 "min-max": f"{min(s.values):.4f}-{max(s.values):.4f}",
                 "vs PyTorch": _fmt(ratio, ".2f") + "x",
