@@ -42,12 +42,12 @@ class TrainingDiverged(BarepropError):
 HINT = "try a lower learning rate (a tenth of it, say) or --dtype float64"
 
 
-def _probe_forward(layer: Layer, h: np.ndarray) -> np.ndarray:
-    """``layer.forward(h)`` in eval mode; an image layer's by its fast version, the same values
-    to rounding (the readable convolution, loops over the kernel, took a tenth of a CNN's
-    epoch on the 256 probe images)."""
+def _probe_forward(layer: Layer, h: np.ndarray, ws: Workspace) -> np.ndarray:
+    """``layer.forward(h)`` in eval mode; an image layer's by its fast version in ``ws``, the
+    same values to rounding (the readable convolution, loops over the kernel, took a tenth of
+    a CNN's epoch on the 256 probe images)."""
     if isinstance(layer, IMAGE_LAYERS) and h.ndim == 4:
-        return to_channels_first(fast_forward(layer, to_channels_last(h), Workspace()))
+        return to_channels_first(fast_forward(layer, to_channels_last(h), ws))
     return layer.forward(h)
 
 
@@ -98,6 +98,7 @@ class Doctor:
         self.layers = _layers(model)
         self.weighted = [(i, m) for i, m in enumerate(self.layers) if m.parameters()]
         self.probe = x[:PROBE_SIZE]
+        self._workspaces = [Workspace() for _ in self.layers]  # kept: allocated once per fit
         self._epoch_start: list[np.ndarray] = []
         self._before_step: list[np.ndarray] = []
 
@@ -165,8 +166,8 @@ class Doctor:
         try:
             h = self.probe.astype(self.weighted[0][1].parameters()[0].data.dtype, copy=False)
             k = 0
-            for layer in self.layers:
-                h = _probe_forward(layer, h)
+            for layer, ws in zip(self.layers, self._workspaces, strict=True):
+                h = _probe_forward(layer, h, ws)
                 if layer.parameters():
                     k += 1
                 measure = UNIT_STATS.get(type(layer))
