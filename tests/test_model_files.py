@@ -229,3 +229,30 @@ def test_cli_refuses_a_tampered_model_in_one_line(
     assert main(["predict", str(path), str(image)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err and "model.npz" in err
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_weights_that_are_not_finite_are_refused_with_valid_digests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: float
+) -> None:
+    """A model with a NaN weight answers every input alike (argmax of NaNs): refused, by load
+    (the digests recomputed, as whoever edits a file can) and by save."""
+    from bareprop.files.model_file import weights_sha256
+
+    model, path = _saved(tmp_path)
+    entries = _entries(path)
+    entries["param_0"] = entries["param_0"].copy()
+    entries["param_0"][1, 2] = value
+    header = _header(entries)
+    header["weights_sha256"] = weights_sha256([entries[f"param_{i}"] for i in range(4)])
+    forged = tmp_path / "forged.npz"
+    np.savez(forged, **_with_header(entries, header))
+    with pytest.raises(bp.ModelFileError, match="parameter 0 holds 1 NaN or infinite values"):
+        bp.load(forged)
+    assert main(["predict", str(forged), str(tmp_path / "any.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "NaN or infinite" in err and "Traceback" not in err
+    model.parameters()[0].data[1, 2] = value
+    with pytest.raises(ValueError, match="save refused.*NaN or infinite"):
+        bp.save(model, tmp_path / "again.npz")
+    assert not (tmp_path / "again.npz").exists()

@@ -222,7 +222,8 @@ def load(path: str | os.PathLike[str]) -> Sequential:
 
     Raises:
         ModelFileError: the file is missing, truncated, corrupt, tampered with, carries a
-            pickle, or does not describe a model whose shapes match its weights.
+            pickle, does not describe a model whose shapes match its weights, or holds
+            weights that are NaN or infinite (a model that would answer every input alike).
     """
     header, arrays = read_header(check_path(path))
     return _built(header, arrays, path)
@@ -248,6 +249,10 @@ def _built(header: dict[str, Any], arrays: list[np.ndarray], path: Any) -> Seque
                 f"{path}: {kind} is {a.dtype}{a.shape}, "
                 f"the architecture needs {target.dtype}{target.shape}"
             )
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            kind = f"parameter {i}" if i < n_params else f"buffer {i - n_params}"
+            bad = a.size - int(np.count_nonzero(np.isfinite(a)))
+            raise ModelFileError(f"{path}: {kind} holds {bad} NaN or infinite values")
         target[...] = a  # in place: a layer's buffers are never rebound
     model.metadata = _checked_metadata(header.get("metadata", {}), model, path)
     return model.eval()
