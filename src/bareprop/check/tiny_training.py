@@ -3,6 +3,8 @@ overfit and weight-decay checks run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from bareprop.nn.losses import Loss
@@ -34,7 +36,7 @@ def train_tiny(
     stop_at_100: bool = True,
 ) -> tuple[int, float, float]:
     """Train on ``(x, y)`` at a constant learning rate until every training sample is classified
-    right (or ``epochs``): shuffle, slice a batch, forward, loss, backward, step. Returns
+    right (or ``epochs``), one :func:`train_epoch` after another. Returns
     ``(epochs run, training accuracy in eval mode, last epoch's mean training loss)``.
 
     A loop of its own rather than ``fit``: it takes any input shape (a conv net's images too)
@@ -42,17 +44,40 @@ def train_tiny(
     """
     rng = np.random.default_rng(seed)
     accuracy, last_loss = 0.0, float("nan")
+    sizes = [len(x[start : start + batch_size]) for start in range(0, len(x), batch_size)]
     for epoch in range(1, epochs + 1):
-        model.train()
-        order, total = rng.permutation(len(x)), 0.0
-        for start in range(0, len(x), batch_size):
-            batch = order[start : start + batch_size]
-            value = loss.forward(model.forward(x[batch]), y[batch])
-            total += value * len(batch) if loss.reduction == "mean" else value
-            model.backward(loss.backward())
-            optimizer.step()
-        last_loss = total / len(x)
+        losses = train_epoch(model, loss, optimizer, x, y, batch_size=batch_size, rng=rng)
+        if loss.reduction == "mean":
+            last_loss = sum(v * n for v, n in zip(losses, sizes, strict=True)) / len(x)
+        else:
+            last_loss = sum(losses) / len(x)
         accuracy = float(np.mean(predict_raw(model, x).argmax(axis=1) == y))
         if stop_at_100 and accuracy == 1.0:
             return epoch, accuracy, last_loss
     return epochs, accuracy, last_loss
+
+
+def train_epoch(
+    model: Sequential,
+    loss: Loss,
+    optimizer: Optimizer,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    rng: np.random.Generator,
+    after_step: Callable[[], None] | None = None,
+) -> list[float]:
+    """One epoch the textbook way, through the layers' own ``forward``/``backward``: shuffle
+    with ``rng``, then per mini-batch forward, loss, backward, ``optimizer.step()`` (and
+    ``after_step()``). Returns each step's loss. Any input shape, images too."""
+    model.train()
+    order, losses = rng.permutation(len(x)), []
+    for start in range(0, len(x), batch_size):
+        batch = order[start : start + batch_size]
+        losses.append(loss.forward(model.forward(x[batch]), y[batch]))
+        model.backward(loss.backward())
+        optimizer.step()
+        if after_step is not None:
+            after_step()
+    return losses

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from bareprop.check.tiny_training import train_epoch
 from bareprop.lab.trained import Images
 from bareprop.nn.losses import Loss
 from bareprop.nn.sequential import Sequential
@@ -58,7 +59,7 @@ def train_steps(
     on_eval: EvalHook | None = None,
     on_epoch: Callable[[int], None] | None = None,
 ) -> dict[str, list[float]]:
-    """Shuffled mini-batches: forward, loss, backward, step; the loss of every step.
+    """Epochs of :func:`~bareprop.check.tiny_training.train_epoch`; the loss of every step.
 
     Args:
         x, y: training features ``(N, features)`` and int labels ``(N,)``.
@@ -70,23 +71,21 @@ def train_steps(
         ``{"step_loss": [...], "seconds": [per epoch]}``, seconds of training only.
     """
     history: dict[str, list[float]] = {"step_loss": [], "seconds": []}
-    step, trained = 0, 0.0
+    step, trained, epoch_seconds, started = 0, 0.0, 0.0, 0.0
+
+    def after_step() -> None:  # every ``every`` steps, on_eval with the clock stopped
+        nonlocal step, epoch_seconds, started
+        step += 1
+        if every and on_eval is not None and step % every == 0:
+            epoch_seconds += time.perf_counter() - started
+            on_eval(step, trained + epoch_seconds)
+            started = time.perf_counter()
+
     for epoch in range(1, epochs + 1):
-        model.train()
-        started = time.perf_counter()
-        epoch_seconds = 0.0
-        order = rng.permutation(len(x))
-        for first in range(0, len(x), batch_size):
-            batch = order[first : first + batch_size]
-            history["step_loss"].append(loss.forward(model.forward(x[batch]), y[batch]))
-            model.backward(loss.backward())
-            optimizer.step()
-            step += 1
-            if every and on_eval is not None and step % every == 0:
-                now = time.perf_counter()
-                epoch_seconds += now - started
-                on_eval(step, trained + epoch_seconds)
-                started = time.perf_counter()
+        epoch_seconds, started = 0.0, time.perf_counter()
+        history["step_loss"] += train_epoch(
+            model, loss, optimizer, x, y, batch_size=batch_size, rng=rng, after_step=after_step
+        )
         epoch_seconds += time.perf_counter() - started
         trained += epoch_seconds
         history["seconds"].append(epoch_seconds)
