@@ -39,7 +39,9 @@ from bareprop.nn.norm import BatchNorm
 from bareprop.nn.pool import AvgPool2d, MaxPool2d
 from bareprop.nn.shape import Flatten
 
-_LAYOUT_BLIND = (Linear, ReLU, LeakyReLU, Sigmoid, Tanh)
+ELEMENTWISE = (ReLU, LeakyReLU, Sigmoid, Tanh)
+"""Layers indifferent to the layout: the plan keeps them channels-last between image layers."""
+_LAYOUT_BLIND = (Linear, *ELEMENTWISE)
 
 
 def fast_forward(layer: Layer, x: np.ndarray, ws: Workspace) -> np.ndarray:

@@ -24,17 +24,11 @@ from bareprop.nn import (
     BatchNorm2d,
     Conv2d,
     Layer,
-    LeakyReLU,
     MaxPool2d,
-    ReLU,
-    Sigmoid,
-    Tanh,
 )
 
 IMAGE_LAYERS = (Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d)
 """Layers the plan runs channels-last."""
-ELEMENTWISE = (ReLU, LeakyReLU, Sigmoid, Tanh)
-"""Layers indifferent to the layout: they stay channels-last between image layers."""
 
 
 class ImageOp:

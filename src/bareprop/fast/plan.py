@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from bareprop.fast import kernels
+from bareprop.fast.cnn import ELEMENTWISE
 from bareprop.fast.flat import flat_step
 from bareprop.fast.image_ops import (
-    ELEMENTWISE,
     IMAGE_LAYERS,
     ChannelsFirstOp,
     ChannelsLastOp,
