@@ -146,7 +146,7 @@ CHUNK_BYTES = 1 << 20
 def _chunks(n: int, bytes_per_image: int) -> list[tuple[int, int]]:
     """``[(first, end), ...]`` images per chunk of about :data:`CHUNK_BYTES`, at least one."""
     per = max(1, CHUNK_BYTES // max(1, bytes_per_image))
-    return [(a, min(a + per, n)) for a in range(0, n, per)]
+    return [(a, min(a + per, n)) for a in range(0, n, per)] or [(0, 0)]  # no images: one empty
 
 
 def _im2col(
@@ -165,7 +165,7 @@ def _im2col(
         return
     n, c = len(xp), xp.shape[3]
     col6 = col[:, : kh * kw * c].reshape(n, ho, wo, kh, kw, c)
-    assert np.shares_memory(col6, col), "im2col must write into the workspace"
+    assert not col6.size or np.shares_memory(col6, col), "im2col must write into the workspace"
     windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # N,Ho,Wo,C,kH,kW
     np.copyto(col6, windows.transpose(0, 1, 2, 4, 5, 3))
 

@@ -5,8 +5,8 @@
 Arrays are channels-last ``(N, H, W, C)`` and C-contiguous; ``col``/``dcol`` are the im2col
 matrices ``(N * Ho * Wo, >= kH * kW * C)``, rows ``(n, p, q)`` and columns ``(i, j, c)``;
 scalars have the arrays' dtype. Each loop does what its NumPy version in those modules does,
-in one pass: the copies exactly, the sums in the same order (so that both give the same
-floats; ``tests/test_cnn_layers.py`` checks it).
+in one pass: the copies exactly, the comparisons by the same rule, the sums in the same order,
+so that both give the same floats (``tests/test_fast_images.py`` checks it, NaN included).
 """
 
 from __future__ import annotations
@@ -96,9 +96,10 @@ def max_pool(x, y, arg, kh, kw, sh, sw, relu, zero):
 def max_pool_backward(dy, y, arg, dx, kh, kw, sh, sw, relu, zero, one):
     """``dx`` = each window's ``dy`` at its ``arg`` (times ``[y > 0]`` if ``relu``), else 0.
 
-    Windows that do not overlap write their pixels once, with no zeroing pass (only pixels no
-    window covers are zeroed first). Overlapping ones add into a zeroed ``dx``, windows taken
-    last to first, so that each pixel sums its terms in the NumPy version's order.
+    Windows that do not overlap write their pixels once, with no zeroing pass (unless some
+    pixels are in no window: then the image is zeroed first). Overlapping ones add into a
+    zeroed ``dx``, windows taken last to first, so that each pixel sums its terms in the NumPy
+    version's order.
     """
     n, ho, wo, c = dy.shape
     _, h, w, _ = dx.shape

@@ -12,7 +12,8 @@ textbook code in :mod:`bareprop.nn` and :mod:`bareprop.optim` is the specificati
 follow. The loops do the same float operations in the same order, with every scalar in the
 arrays' dtype, no ``fastmath`` (so LLVM neither fuses ``a * b + c`` into an FMA nor reorders)
 and ``error_model="numpy"`` (so a division needs no zero check and the loop vectorises): both
-paths give bit-identical results, and ``tests/test_speed.py`` checks it.
+paths give bit-identical results, and ``tests/test_speed.py`` (``tests/test_fast_images.py``
+for the image loops) checks it.
 
 numba is optional (``pip install "bareprop[fast]"``); without it, or with the environment
 variable ``BAREPROP_NUMBA=0``, the NumPy code runs. Compiled code is cached on disk

@@ -86,7 +86,8 @@ class MaxPool2d(Pool2d):
         stride: ``s`` or ``(sH, sW)``; defaults to ``kernel_size`` (non-overlapping windows).
 
     Shapes: x ``(N, C, H, W)`` -> y ``(N, C, Ho, Wo)``, ``Ho = floor((H - kH) / sH) + 1``.
-    Ties send the gradient to the first maximum in row-major order, as torch on the CPU.
+    Ties send the gradient to the first maximum in row-major order, as torch on the CPU; a NaN
+    in a window is its maximum (the last NaN, if several), as in torch.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, C, H, W)
@@ -98,6 +99,7 @@ class MaxPool2d(Pool2d):
         arg = np.zeros(y.shape, dtype=np.intp)  # which offset holds it, k = i * kW + j
         for k, (_, _, v) in enumerate(windows[1:], start=1):
             greater = v > y  # strictly: on a tie the earlier offset keeps it (torch's rule)
+            greater |= np.isnan(v)  # and a NaN takes it (torch's rule too)
             y = np.where(greater, v, y)
             arg = np.where(greater, k, arg)
         self._arg = arg
