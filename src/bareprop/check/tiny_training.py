@@ -3,13 +3,12 @@ overfit and weight-decay checks run."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from bareprop.nn.losses import Loss
 from bareprop.nn.sequential import Sequential
 from bareprop.optim import Optimizer
+from bareprop.train.textbook import train_epoch
 
 
 def predict_raw(model: Sequential, x: np.ndarray) -> np.ndarray:
@@ -36,7 +35,7 @@ def train_tiny(
     stop_at_100: bool = True,
 ) -> tuple[int, float, float]:
     """Train on ``(x, y)`` at a constant learning rate until every training sample is classified
-    right (or ``epochs``), one :func:`train_epoch` after another. Returns
+    right (or ``epochs``), one :func:`~bareprop.train.textbook.train_epoch` after another. Returns
     ``(epochs run, training accuracy in eval mode, last epoch's mean training loss)``.
 
     A loop of its own rather than ``fit``: it takes any input shape (a conv net's images too)
@@ -55,29 +54,3 @@ def train_tiny(
         if stop_at_100 and accuracy == 1.0:
             return epoch, accuracy, last_loss
     return epochs, accuracy, last_loss
-
-
-def train_epoch(
-    model: Sequential,
-    loss: Loss,
-    optimizer: Optimizer,
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    batch_size: int,
-    rng: np.random.Generator,
-    after_step: Callable[[], None] | None = None,
-) -> list[float]:
-    """One epoch the textbook way, through the layers' own ``forward``/``backward``: shuffle
-    with ``rng``, then per mini-batch forward, loss, backward, ``optimizer.step()`` (and
-    ``after_step()``). Returns each step's loss. Any input shape, images too."""
-    model.train()
-    order, losses = rng.permutation(len(x)), []
-    for start in range(0, len(x), batch_size):
-        batch = order[start : start + batch_size]
-        losses.append(loss.forward(model.forward(x[batch]), y[batch]))
-        model.backward(loss.backward())
-        optimizer.step()
-        if after_step is not None:
-            after_step()
-    return losses

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from bareprop.check.tiny_training import train_epoch
 from bareprop.lab.trained import Images
 from bareprop.nn.losses import Loss
 from bareprop.nn.sequential import Sequential
 from bareprop.optim import Optimizer
 from bareprop.train.fit import predict
+from bareprop.train.textbook import train_epoch
 
 
 @dataclass
@@ -59,7 +59,7 @@ def train_steps(
     on_eval: EvalHook | None = None,
     on_epoch: Callable[[int], None] | None = None,
 ) -> dict[str, list[float]]:
-    """Epochs of :func:`~bareprop.check.tiny_training.train_epoch`; the loss of every step.
+    """Epochs of :func:`~bareprop.train.textbook.train_epoch`; the loss of every step.
 
     Args:
         x, y: training features ``(N, features)`` and int labels ``(N,)``.
