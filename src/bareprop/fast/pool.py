@@ -11,8 +11,8 @@ to ``(N, Ho, kH, Wo, kW, C)`` and reducing). Max-pool forward keeps each window'
 offset (torch's rule: the first maximum, or the last NaN); backward writes ``dy`` there, and
 when windows do not overlap it writes each view once instead of zeroing and adding. When
 numba is installed, max pooling is a compiled loop instead (:mod:`bareprop.fast.image_loops`),
-one pass each way, the same floats (measured 2-3x and 5-8x faster than the NumPy passes on the
-reference CNN's first pool).
+one pass each way, the same floats (the reference CNN's first pool, in a training step: 1.0
+against 4.1 ms forward, 2.1 against 3.9 backward; ``benchmarks/cnn_step.py``).
 """
 
 from __future__ import annotations
