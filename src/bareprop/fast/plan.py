@@ -239,24 +239,22 @@ def _ops(layers: list[Layer], fuse: bool) -> list[Op]:
     channels-last between a :class:`ChannelsLastOp` and their Flatten (or a
     :class:`ChannelsFirstOp`)."""
     ops: list[Op] = []
-    fused_relus: set[int] = set()
-    relu_pools: set[int] = set()  # max-pools that take the ReLU before them
+    inside: set[int] = set()  # layers the op of the layer before them runs (its ReLU, its pool)
     channels_last = False
     for layer, after in itertools.zip_longest(layers, layers[1:]):
-        if id(layer) in fused_relus:
+        if id(layer) in inside:
             continue
-        if fuse and type(layer) is ReLU and type(after) is MaxPool2d:
-            relu_pools.add(id(after))
-            continue
+        pool = after if fuse and type(layer) is ReLU and type(after) is MaxPool2d else None
         if channels_last and not isinstance(layer, (*IMAGE_LAYERS, *ELEMENTWISE, Flatten)):
             ops.append(ChannelsFirstOp())
             channels_last = False
-        if isinstance(layer, IMAGE_LAYERS):
+        if isinstance(layer, IMAGE_LAYERS) or isinstance(pool, MaxPool2d):
             if not channels_last:
                 ops.append(ChannelsLastOp())
                 channels_last = True
-            if isinstance(layer, MaxPool2d) and id(layer) in relu_pools:
-                ops.append(ReLUMaxPoolOp(layer))
+            if isinstance(pool, MaxPool2d):
+                inside.add(id(pool))
+                ops.append(ReLUMaxPoolOp(pool))
             else:
                 ops.append(ImageOp(layer))
         elif isinstance(layer, Flatten) and channels_last:
@@ -265,7 +263,7 @@ def _ops(layers: list[Layer], fuse: bool) -> list[Op]:
         elif type(layer) is Linear:
             relu = fuse and type(after) is ReLU
             if relu:
-                fused_relus.add(id(after))
+                inside.add(id(after))
             ops.append(LinearOp(layer, relu=relu))
         elif type(layer) is ReLU:
             ops.append(ReLUOp())
