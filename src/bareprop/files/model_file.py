@@ -243,14 +243,13 @@ def _built(header: dict[str, Any], arrays: list[np.ndarray], path: Any) -> Seque
             f"{path}: the architecture has {len(targets)} arrays, the file {len(arrays)}"
         )
     for i, (target, a) in enumerate(zip(targets, arrays, strict=True)):
+        kind = f"parameter {i}" if i < n_params else f"buffer {i - n_params}"
         if target.shape != a.shape or target.dtype != a.dtype:
-            kind = f"parameter {i}" if i < n_params else f"buffer {i - n_params}"
             raise ModelFileError(
                 f"{path}: {kind} is {a.dtype}{a.shape}, "
                 f"the architecture needs {target.dtype}{target.shape}"
             )
         if a.dtype.kind == "f" and not np.isfinite(a).all():
-            kind = f"parameter {i}" if i < n_params else f"buffer {i - n_params}"
             bad = a.size - int(np.count_nonzero(np.isfinite(a)))
             raise ModelFileError(f"{path}: {kind} holds {bad} NaN or infinite values")
         target[...] = a  # in place: a layer's buffers are never rebound
