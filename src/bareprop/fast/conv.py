@@ -7,8 +7,8 @@ Layout: channels-last. Every 4-D array here is ``(N, H, W, C)`` (NHWC), not the 
 ``(N, C, H, W)``: a window's pixels are then ``kH * kW`` runs of ``C`` contiguous values, the
 im2col copy is one pass, and the GEMM's output ``(N * Ho * Wo, O)`` *is* the next NHWC
 activation, with no transpose. ``to_channels_last`` / ``to_channels_first`` (in
-:mod:`bareprop.fast.workspace`) convert
-at the edges (for one input channel, a free reshape). Weights keep torch's ``(O, C, kH, kW)``.
+:mod:`bareprop.fast.workspace`) convert at the edges (for one input channel, a free reshape).
+Weights keep torch's ``(O, C, kH, kW)``.
 
 API:
 
