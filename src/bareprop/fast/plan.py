@@ -26,7 +26,6 @@ An array the plan returns is overwritten by its next call: copy what you keep.
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 import numpy as np
 
@@ -41,6 +40,7 @@ from bareprop.fast.image_ops import (
     ImageOps,
     ReLUMaxPoolOp,
 )
+from bareprop.fast.workspace import Workspace
 from bareprop.nn.activations import ReLU
 from bareprop.nn.layer import Layer
 from bareprop.nn.linear import Linear
@@ -57,22 +57,6 @@ def use_fusion(on: bool) -> None:
     not: the baseline for measuring what the fusion buys (``benchmarks/fusion_ab.py``)."""
     global _fuse
     _fuse = bool(on)
-
-
-class Scratch:
-    """Arrays kept across steps, by name: a batch of ``N`` rows gets the first ``N`` rows of
-    the largest seen, so a smaller batch allocates nothing."""
-
-    def __init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def __call__(self, key: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        buf = self._arrays.get(key)
-        if buf is not None and buf.shape == shape and buf.dtype == dtype:
-            return buf  # the usual case, checked first: called a dozen times per step
-        if buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:] or len(buf) < shape[0]:
-            buf = self._arrays[key] = np.empty(shape, dtype)
-        return buf[: shape[0]]
 
 
 class LayerOp:
@@ -97,13 +81,14 @@ class LinearOp:
         self.weight, self.bias = linear.weight, linear.bias
         self.relu, self.input_grad = relu, input_grad
         self.name = "Linear+ReLU" if relu else "Linear"
-        self.buf = Scratch()
+        self.buf = Workspace()
         self.x = self.y = np.empty(0)
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # x: (N, in)
         w, b = self.weight.data, self.bias.data
         self.x = x
-        y = np.matmul(x, w, out=self.buf("y", (*x.shape[:-1], w.shape[1]), np.result_type(x, w)))
+        out = self.buf.get("y", (*x.shape[:-1], w.shape[1]), np.result_type(x, w))
+        y = np.matmul(x, w, out=out)
         if self.relu:
             kernels.bias_relu(y, b)  # y = max(y + b, 0), one pass
         else:
@@ -113,14 +98,15 @@ class LinearOp:
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:  # dy: (N, out)
         if self.relu:  # dy is the gradient of the ReLU's output: its mask and the bias gradient
-            mask, dz = self.buf("mask", dy.shape, np.bool_), self.buf("dz", dy.shape, dy.dtype)
+            mask = self.buf.get("mask", dy.shape, np.bool_)
+            dz = self.buf.get("dz", dy.shape, dy.dtype)
             dy = kernels.relu_bias_backward(dy, self.y, mask, dz, self.bias.grad)
         else:
             kernels.column_sums(dy, self.bias.grad)  # dy.sum(axis=0)
         np.matmul(self.x.T, dy, out=self.weight.grad)  # (in, out)
         if not self.input_grad:
             return None  # the first layer: nothing reads dx
-        dx = self.buf("dx", self.x.shape, dy.dtype)
+        dx = self.buf.get("dx", self.x.shape, dy.dtype)
         return np.matmul(dy, self.weight.data.T, out=dx)  # (N, in)
 
 
@@ -130,15 +116,15 @@ class ReLUOp:
     name = "ReLU"
 
     def __init__(self) -> None:
-        self.buf = Scratch()
+        self.buf = Workspace()
         self.y = np.empty(0)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self.y = kernels.relu(x, self.buf("y", x.shape, x.dtype))  # max(x, 0)
+        self.y = kernels.relu(x, self.buf.get("y", x.shape, x.dtype))  # max(x, 0)
         return self.y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        mask, dx = self.buf("mask", dy.shape, np.bool_), self.buf("dx", dy.shape, dy.dtype)
+        mask, dx = self.buf.get("mask", dy.shape, np.bool_), self.buf.get("dx", dy.shape, dy.dtype)
         return kernels.relu_backward(dy, self.y, mask, dx)  # dy * [y > 0]
 
 
@@ -195,11 +181,11 @@ class Plan:
         if type(loss) is SoftmaxCrossEntropy:
             self.loss = SoftmaxCrossEntropyOp(loss)
         self.step = _no_optimizer if optimizer is None else flat_step(optimizer)
-        self._batch = Scratch()
+        self._batch = Workspace()
 
     def take(self, x: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """``x[idx]``, gathered into a kept buffer."""
-        out = self._batch("x", (len(idx), *x.shape[1:]), x.dtype)
+        out = self._batch.get("x", (len(idx), *x.shape[1:]), x.dtype)
         return np.take(x, idx, axis=0, out=out, mode="clip")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
