@@ -2,9 +2,10 @@
 
 ``fit``, ``evaluate`` and ``predict`` build a plan from a model (and, to train, a loss and an
 optimiser) and run every step through it. The layers' own ``forward``/``backward``
-(:mod:`bareprop.nn`) stay the specification; the plan computes the same floats in the same
-order, bit for bit (``tests/test_speed.py``), and only changes where they go and how many
-passes over memory it takes:
+(:mod:`bareprop.nn`) stay the specification; the plan computes the same floats (an MLP's in
+the same order, bit for bit, ``tests/test_speed.py``; a CNN's to rounding, see
+:mod:`bareprop.fast.image_ops`), and only changes where they go and how many passes over
+memory it takes:
 
 * each ``Linear`` followed by a ``ReLU`` runs as one op: the bias and the ReLU in one pass
   forward, the ReLU's mask and the bias gradient in one pass backward (:func:`use_fusion`);
@@ -15,7 +16,10 @@ passes over memory it takes:
   reference MLP's GEMM work);
 * the softmax cross-entropy, the bias+ReLU passes and the finite check of the gradients run
   as compiled loops (:mod:`bareprop.fast.kernels`, when numba is installed);
-* the optimiser steps all the weights at once over flat buffers (:mod:`bareprop.fast.flat`).
+* the optimiser steps all the weights at once over flat buffers (:mod:`bareprop.fast.flat`);
+* a CNN whose layers each treat an image on its own runs a batch as two halves, one per core
+  (:mod:`bareprop.fast.halves`): equal to the whole batch's floats to rounding, not bit for
+  bit (its parameter gradients are summed in two parts).
 
 A layer the plan does not know (a user's ``Layer`` subclass, ``Dropout``, ``Sigmoid``, ...)
 runs through its own ``forward``/``backward``; an optimiser it does not know, through its own
@@ -32,6 +36,7 @@ import numpy as np
 from bareprop.fast import kernels
 from bareprop.fast.cnn import ELEMENTWISE
 from bareprop.fast.flat import flat_step
+from bareprop.fast.halves import MIN_ROWS, PER_IMAGE, Halves, twin_layers
 from bareprop.fast.image_ops import (
     IMAGE_LAYERS,
     ChannelsFirstOp,
@@ -42,6 +47,7 @@ from bareprop.fast.image_ops import (
 )
 from bareprop.fast.workspace import Workspace
 from bareprop.nn.activations import ReLU
+from bareprop.nn.conv import Conv2d
 from bareprop.nn.layer import Layer
 from bareprop.nn.linear import Linear
 from bareprop.nn.losses import Loss, SoftmaxCrossEntropy
@@ -172,11 +178,14 @@ class Plan:
     ) -> None:
         flat = getattr(model, "flat", None)
         layers: list[Layer] = flat() if callable(flat) else [model]
-        self.ops = _ops(layers, _fuse if fuse is None else fuse)
-        first = self.ops[1] if self.ops and isinstance(self.ops[0], ChannelsLastOp) else None
-        first = self.ops[0] if self.ops and first is None else first
-        if isinstance(first, (LinearOp, ImageOp)):
-            first.input_grad = False  # nothing reads the first layer's dx
+        fuse = _fuse if fuse is None else fuse
+        self.ops = _first_without_dx(_ops(layers, fuse))
+        self.halves: Halves | None = None  # a CNN of per-image layers runs batches as halves
+        if any(type(la) is Conv2d for la in layers) and all(type(la) in PER_IMAGE for la in layers):
+            twins, pairs = twin_layers(layers)
+            self.halves = Halves(self.ops, _first_without_dx(_ops(twins, fuse)), pairs)
+            kernels.kernels()  # numba loaded here, not by both halves' threads at once
+        self._halved = False  # whether the last forward ran in halves
         self.loss: Loss | SoftmaxCrossEntropyOp | None = loss
         if type(loss) is SoftmaxCrossEntropy:
             self.loss = SoftmaxCrossEntropyOp(loss)
@@ -189,6 +198,10 @@ class Plan:
         return np.take(x, idx, axis=0, out=out, mode="clip")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        halves = self.halves if len(x) >= MIN_ROWS else None
+        self._halved = halves is not None
+        if halves is not None:
+            return halves.forward(x)
         for op in self.ops:
             x = op.forward(x)
         return x
@@ -207,6 +220,9 @@ class Plan:
     def backward(self) -> None:
         """Backpropagate the gradient of the last ``loss_forward``: every ``.grad`` set."""
         dy: np.ndarray | None = self.loss_backward()
+        if self._halved and self.halves is not None and dy is not None:
+            self.halves.backward(dy)
+            return
         for op in reversed(self.ops):
             dy = op.backward(dy)  # type: ignore[arg-type]  # None only out of the first op
 
@@ -218,6 +234,15 @@ class Plan:
 
 def _no_optimizer() -> None:
     raise AssertionError("a plan built without an optimizer")
+
+
+def _first_without_dx(ops: list[Op]) -> list[Op]:
+    """``ops``, the first layer's told that nothing reads its input gradient."""
+    first = ops[1] if ops and isinstance(ops[0], ChannelsLastOp) else None
+    first = ops[0] if ops and first is None else first
+    if isinstance(first, (LinearOp, ImageOp)):
+        first.input_grad = False
+    return ops
 
 
 def _ops(layers: list[Layer], fuse: bool) -> list[Op]:

@@ -1,0 +1,152 @@
+"""A batch of images as two halves, one per core: data parallelism inside a plan's step.
+
+OpenBLAS spreads a matrix product over the cores, but a CNN's step spends about half its time
+outside them (im2col, col2im, pooling, the ReLUs), in loops one thread runs. So a plan whose
+layers treat each image on its own (:data:`PER_IMAGE`: no batch norm, no dropout, no layer the
+plan does not know) runs a batch as two halves, each through ops and workspaces of its own:
+the second half on a worker thread while the first runs on the caller's, with OpenBLAS held to
+one thread while they run. Forward stitches the two outputs together; backward gives each
+half its rows of the loss gradient, then adds the second half's parameter gradients to the
+first's (the model's own ``.grad``).
+
+The second half's layers are shallow copies of the model's whose parameters are
+:class:`SharedParameter`: the model's ``data``, read through, and a gradient of their own.
+
+The floats do not depend on the threads: the halves are the same whether they run at once or
+one after the other (with one BLAS thread, or without threadpoolctl to hold OpenBLAS to one
+thread), and the two gradients are added in one order. They differ from a whole batch's only
+by rounding (a sum over the batch taken in two parts); ``tests/test_halves.py`` states it.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from bareprop.fast.workspace import Workspace
+from bareprop.nn import AvgPool2d, Conv2d, Flatten, Layer, Linear, MaxPool2d, ReLU
+from bareprop.nn.layer import Parameter
+
+PER_IMAGE = (Conv2d, MaxPool2d, AvgPool2d, Flatten, Linear, ReLU)
+"""Layers whose output for an image depends on that image alone, in either mode."""
+
+MIN_ROWS = 16
+"""A batch of fewer rows runs whole: handing half of it to another thread (about 15 us each
+way) would cost more than it saves."""
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class Op(Protocol):
+    def forward(self, x: np.ndarray) -> np.ndarray: ...
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None: ...
+
+
+class SharedParameter:
+    """A :class:`Parameter`'s ``data`` (read through: an optimiser's update or rebinding is
+    seen) with a ``grad`` of its own, the second half's."""
+
+    def __init__(self, param: Parameter) -> None:
+        self.param = param
+        self.grad = np.zeros_like(param.data)
+
+    @property
+    def data(self) -> np.ndarray:
+        return self.param.data
+
+
+def twin_layers(layers: Sequence[Layer]) -> tuple[list[Layer], list[tuple[Parameter, Any]]]:
+    """Copies of ``layers`` for the second half, and ``(parameter, its SharedParameter)`` pairs.
+
+    Only for :data:`PER_IMAGE` layers, which keep no state between calls in themselves (their
+    fast ops keep it in workspaces) and do not change with the train/eval mode."""
+    twins: list[Layer] = []
+    pairs: list[tuple[Parameter, Any]] = []
+    for layer in layers:
+        if type(layer) not in PER_IMAGE:
+            raise TypeError(f"{type(layer).__name__} does not run in halves")
+        twin = copy.copy(layer)
+        for name, value in vars(layer).items():
+            if isinstance(value, Parameter):
+                shared = SharedParameter(value)
+                setattr(twin, name, shared)
+                pairs.append((value, shared))
+        twins.append(twin)
+    return twins, pairs
+
+
+class Halves:
+    """Ops of the two halves: ``first`` (the model's own parameters) and ``second`` (the twins'
+    of :func:`twin_layers`, whose gradients ``pairs`` adds to the model's)."""
+
+    def __init__(
+        self, first: Sequence[Op], second: Sequence[Op], pairs: list[tuple[Parameter, Any]]
+    ) -> None:
+        self.first, self.second, self.pairs = first, second, pairs
+        self.rows = 0  # how many rows the first half had in the last forward
+        self.out = Workspace()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """The ops' output for ``x``, its halves run at once; an array kept across calls."""
+        h = self.rows = len(x) // 2
+        a, b = both(lambda: _forward(self.first, x[:h]), lambda: _forward(self.second, x[h:]))
+        out = self.out.get("y", (len(x), *a.shape[1:]), np.result_type(a, b))
+        out[:h], out[h:] = a, b
+        return out
+
+    def backward(self, dy: np.ndarray) -> None:
+        """Backpropagate ``dy`` (the gradient of the last forward's output): ``.grad`` set."""
+        h = self.rows
+        both(lambda: _backward(self.first, dy[:h]), lambda: _backward(self.second, dy[h:]))
+        for param, shared in self.pairs:
+            param.grad += shared.grad
+
+
+def _forward(ops: Sequence[Op], x: np.ndarray) -> np.ndarray:
+    for op in ops:
+        x = op.forward(x)
+    return x
+
+
+def _backward(ops: Sequence[Op], dy: np.ndarray | None) -> None:
+    for op in reversed(ops):
+        dy = op.backward(dy)  # type: ignore[arg-type]  # None only out of the first op
+
+
+def both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """``(first(), second())``: ``second`` on the worker thread while ``first`` runs here, with
+    OpenBLAS held to one thread, when BLAS may use two or more; else one after the other."""
+    blas = _blas()
+    if blas is None or max((lib.num_threads for lib in blas.lib_controllers), default=1) < 2:
+        return first(), second()
+    with blas.limit(limits=1):
+        future = _worker().submit(second)
+        try:
+            a = first()
+        except BaseException:
+            future.exception()  # wait: the other half writes into kept arrays too
+            raise
+        return a, future.result()
+
+
+@functools.cache
+def _blas() -> Any:
+    """threadpoolctl's controller of the process's BLAS (found once), or None without it."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController().select(user_api="blas")
+
+
+@functools.cache
+def _worker() -> ThreadPoolExecutor:
+    """The one worker thread that runs second halves, started on first use."""
+    return ThreadPoolExecutor(1, thread_name_prefix="bareprop-half")
