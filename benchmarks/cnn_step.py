@@ -2,18 +2,21 @@
 
     python benchmarks/cnn_step.py [--threads 2] [--rounds 7]
 
-The plan is driven as ``fit`` drives it (forward, loss, backward, optimiser step) on one
-random batch of 128 images, Adam, float32. Two plans take turns, round after round (10 steps
-a round): one with the compiled (numba) image loops, one with their NumPy versions, the
-reference (what ``pip install .`` without numba runs). Prints each one's best and median step
-and the ratio, then the compiled plan's ops, forward and backward (best of 10 steps, a clock
-read between ops). No PyTorch in this process: its thread pool would compete with OpenBLAS's;
-``bareprop bench --configs cnn-adam-b128`` compares with PyTorch in separate processes.
+The plan is driven as ``fit`` drives it (forward, loss, backward, optimiser step) on batches of
+128 MNIST training images, Adam, float32, a new batch each step. Three plans take turns, round
+after round (10 steps a round): fit's (the compiled image loops, the batch as two halves on two
+threads, :mod:`bareprop.fast.halves`), the same with whole batches (what the halves buy), and
+one with the NumPy versions of the image loops (what ``pip install .`` without numba runs).
+Prints each one's best and median step and the ratios, then the ops of one whole batch,
+forward and backward (best of 10 steps, a clock read between ops). No PyTorch in this process:
+its thread pool would compete with OpenBLAS's; ``bareprop bench --configs cnn-adam-b128``
+compares with PyTorch in separate processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import time
 from typing import Any
@@ -36,39 +39,51 @@ def main() -> None:
         raise SystemExit(
             "numba is not installed (pip install 'bareprop[fast]'): nothing to compare"
         )
-    rng = np.random.default_rng(0)
-    x = rng.random((128, 1, 28, 28), dtype=np.float32)
-    y = rng.integers(0, 10, 128)
+    from bareprop.bench.contenders import load_data
 
-    def make_plan() -> Any:
+    images, labels, _, _ = load_data()
+    images = images.reshape(-1, 1, 28, 28)
+    order = np.random.default_rng(0).permutation(len(images))
+    batches = (order[i : i + 128] for i in itertools.cycle(range(0, len(order) - 127, 128)))
+
+    def make_plan(whole: bool = False) -> Any:
         model = bp.build_cnn(rng=np.random.default_rng(1))
-        return Plan(model, bp.SoftmaxCrossEntropy(), bp.Adam(model.parameters()))
+        plan = Plan(model, bp.SoftmaxCrossEntropy(), bp.Adam(model.parameters()))
+        if whole:
+            plan.halves = None
+        return plan
 
-    plans = {"compiled": make_plan(), "NumPy": make_plan()}
+    plans = {"compiled, halves (fit)": make_plan(), "compiled, whole batches": make_plan(True),
+             "NumPy, halves": make_plan()}  # fmt: skip
     times: dict[str, list[float]] = {name: [] for name in plans}
     for r in range(args.rounds + 1):  # round 0 warms up (numba compiles, buffers allocate)
         for name, plan in plans.items():
-            kernels.use(name == "compiled")
+            kernels.use(name.startswith("compiled"))
             start = time.perf_counter()
             for _ in range(10):
-                plan.loss_forward(plan.forward(x), y)
+                idx = next(batches)
+                plan.loss_forward(plan.forward(plan.take(images, idx)), labels[idx])
                 plan.backward()
                 plan.step()
             if r:
                 times[name].append((time.perf_counter() - start) / 10 * 1e3)
     kernels.use(True)
     print(f"one step, {args.threads} threads, {args.rounds} rounds of 10 steps, interleaved:\n")
-    print("| image loops | best ms | median ms |\n|---|---|---|")
+    print("| plan | best ms | median ms |\n|---|---|---|")
     for name, ts in times.items():
         ts.sort()
         print(f"| {name} | {ts[0]:.1f} | {ts[len(ts) // 2]:.1f} |")
-    best = {name: min(ts) for name, ts in times.items()}
-    print(f"\ncompiled / NumPy: {best['NumPy'] / best['compiled']:.2f}x faster (best rounds)\n")
-    _ops_table(plans["compiled"], x, y)
+    fit, whole, numpy = (min(ts) for ts in times.values())
+    print(f"\nbest rounds: the halves {whole / fit:.2f}x faster than whole batches; "
+          f"compiled {numpy / fit:.2f}x faster than NumPy\n")  # fmt: skip
+    idx = next(batches)
+    plan = make_plan(True)
+    x, y = plan.take(images, idx), labels[idx]
+    _ops_table(plan, x, y)
 
 
 def _ops_table(plan: Any, x: Any, y: Any) -> None:
-    """Each op's forward and backward time, best of 10 steps."""
+    """Each op's forward and backward time for one whole batch, best of 10 steps."""
     clock = time.perf_counter
     times: dict[str, list[list[float]]] = {}
     for _ in range(10):
