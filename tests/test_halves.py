@@ -9,11 +9,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits
 
 import bareprop as bp
 from bareprop.fast import halves
 from bareprop.fast.plan import Plan
+
+threadpool_limits = pytest.importorskip("threadpoolctl").threadpool_limits
+needs_blas_control = pytest.mark.skipif(
+    not halves._blas().lib_controllers, reason="threadpoolctl finds no BLAS it can limit here"
+)
 
 F64 = np.float64
 
@@ -62,7 +66,7 @@ def test_halves_give_the_whole_batchs_output_and_gradients(n: int) -> None:
         out = plan.forward(x).copy()
         loss = plan.loss_forward(out, y)
         plan.backward()
-        assert plan._halved is split
+        assert (plan._halved is not None) is split
         results.append((out, loss, [p.grad.copy() for p in model.parameters()]))
     (out, loss, grads), (whole_out, whole_loss, whole_grads) = results
     np.testing.assert_allclose(out, whole_out, rtol=1e-12, atol=1e-15)
@@ -99,6 +103,7 @@ def test_the_floats_do_not_depend_on_the_threads(dtype: Any) -> None:
         np.testing.assert_array_equal(a, b)
 
 
+@needs_blas_control
 def test_the_second_half_runs_on_the_worker_thread_while_blas_has_one() -> None:
     seen: dict[str, Any] = {}
 
@@ -113,30 +118,64 @@ def test_the_second_half_runs_on_the_worker_thread_while_blas_has_one() -> None:
         )  # given back after
     assert seen["thread"].startswith("bareprop-half")
     assert set(seen["blas"]) == {1}
-    with threadpool_limits(1, user_api="blas"):
-        halves.both(lambda: None, second)
-    assert seen["thread"] == "MainThread"  # one BLAS thread asked for: one thread used
+    for threads in (1, 3):  # one BLAS thread asked for, or more than the halves would use
+        with threadpool_limits(threads, user_api="blas"):
+            halves.both(lambda: None, second)
+        assert seen["thread"] == "MainThread"
 
 
+def test_without_threadpoolctl_the_halves_run_one_after_the_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(halves, "_blas", lambda: None)
+    names = halves.both(*[lambda: threading.current_thread().name] * 2)
+    assert names == ("MainThread", "MainThread")
+
+
+@needs_blas_control
+def test_another_threads_halves_wait_their_turn_for_the_blas_limit() -> None:
+    """Two plans in two threads: only one holds OpenBLAS to one thread at a time, so neither
+    restores the other's limit; the other runs its halves one after the other meanwhile."""
+    inner: list[str] = []
+    with threadpool_limits(2, user_api="blas"):
+        outer = halves.both(
+            lambda: halves.both(*[lambda: inner.append(threading.current_thread().name)] * 2),
+            lambda: None,
+        )
+        assert outer == ((None, None), None)
+        assert inner == ["MainThread", "MainThread"]  # the lock was taken: not at once
+        assert {lib.num_threads for lib in halves._blas().lib_controllers} == {2}
+
+
+def test_a_parameter_used_twice_has_one_twin() -> None:
+    conv = bp.Conv2d(1, 1, 3, dtype=F64)
+    twins, pairs = halves.twin_layers([conv, bp.ReLU(), conv])
+    assert len(pairs) == 2  # weight and bias, once each
+    assert twins[0].weight is twins[2].weight is pairs[0][1]
+
+
+@pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_an_error_in_either_half_is_raised_after_both_ended(threads: int) -> None:
+def test_an_error_in_either_half_is_raised_after_both_ended(
+    threads: int, error: type[BaseException]
+) -> None:
     ended: list[str] = []
 
     def fails(name: str) -> None:
         ended.append(name)
-        raise ValueError(f"{name} failed")
+        raise error(f"{name} failed")
 
     def slow() -> None:
         threading.Event().wait(0.05)
         ended.append("second")
 
     with threadpool_limits(threads, user_api="blas"):
-        with pytest.raises(ValueError, match="first failed"):
+        with pytest.raises(error, match="first failed"):
             halves.both(lambda: fails("first"), slow)
         # at once: the worker's half ended before the error left; one after the other: the
         # second never started
         assert ended == (["first", "second"] if threads == 2 else ["first"])
-        with pytest.raises(ValueError, match="second failed"):
+        with pytest.raises(error, match="second failed"):
             halves.both(lambda: None, lambda: fails("second"))
 
 
@@ -145,7 +184,7 @@ def test_a_small_batch_runs_whole() -> None:
     x, y = batch(halves.MIN_ROWS - 1)
     plan.loss_forward(plan.forward(x), y)
     plan.backward()
-    assert not plan._halved
+    assert plan._halved is None
 
 
 def test_fit_trains_a_cnn_in_halves_as_whole_batches(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -185,7 +185,7 @@ class Plan:
             twins, pairs = twin_layers(layers)
             self.halves = Halves(self.ops, _first_without_dx(_ops(twins, fuse)), pairs)
             kernels.kernels()  # numba loaded here, not by both halves' threads at once
-        self._halved = False  # whether the last forward ran in halves
+        self._halved: Halves | None = None  # the halves the last forward ran in, if any
         self.loss: Loss | SoftmaxCrossEntropyOp | None = loss
         if type(loss) is SoftmaxCrossEntropy:
             self.loss = SoftmaxCrossEntropyOp(loss)
@@ -198,10 +198,9 @@ class Plan:
         return np.take(x, idx, axis=0, out=out, mode="clip")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        halves = self.halves if len(x) >= MIN_ROWS else None
-        self._halved = halves is not None
-        if halves is not None:
-            return halves.forward(x)
+        self._halved = self.halves if len(x) >= MIN_ROWS else None
+        if self._halved is not None:
+            return self._halved.forward(x)
         for op in self.ops:
             x = op.forward(x)
         return x
@@ -219,10 +218,10 @@ class Plan:
 
     def backward(self) -> None:
         """Backpropagate the gradient of the last ``loss_forward``: every ``.grad`` set."""
-        dy: np.ndarray | None = self.loss_backward()
-        if self._halved and self.halves is not None and dy is not None:
-            self.halves.backward(dy)
+        if self._halved is not None:
+            self._halved.backward(self.loss_backward())
             return
+        dy: np.ndarray | None = self.loss_backward()
         for op in reversed(self.ops):
             dy = op.backward(dy)  # type: ignore[arg-type]  # None only out of the first op
 
