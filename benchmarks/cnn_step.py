@@ -3,10 +3,11 @@
     python benchmarks/cnn_step.py [--threads 2] [--rounds 7]
 
 The plan is driven as ``fit`` drives it (forward, loss, backward, optimiser step) on batches of
-128 MNIST training images, Adam, float32, a new batch each step. Three plans take turns, round
+128 MNIST training images, Adam, float32, a new batch each step. Four plans take turns, round
 after round (10 steps a round): fit's (the compiled image loops, the batch as two halves on two
-threads, :mod:`bareprop.fast.halves`), the same with whole batches (what the halves buy), and
-one with the NumPy versions of the image loops (what ``pip install .`` without numba runs).
+threads, :mod:`bareprop.fast.halves`), the same with whole batches (what the halves buy), one
+with the NumPy versions of the image loops, and that one with its halves one after the other
+(what ``pip install .`` runs: neither numba nor threadpoolctl).
 Prints each one's best and median step and the ratios, then the ops of one whole batch,
 forward and backward (best of 10 steps, a clock read between ops). No PyTorch in this process:
 its thread pool would compete with OpenBLAS's; ``bareprop bench --configs cnn-adam-b128``
@@ -21,6 +22,8 @@ import os
 import time
 from typing import Any
 
+ONE_AFTER_THE_OTHER = "NumPy, halves one after the other (`pip install .` alone)"
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -32,7 +35,7 @@ def main() -> None:
     import numpy as np
 
     import bareprop as bp
-    from bareprop.fast import kernels
+    from bareprop.fast import halves, kernels
     from bareprop.fast.plan import Plan
 
     if kernels.kernels() is None:
@@ -54,11 +57,15 @@ def main() -> None:
         return plan
 
     plans = {"compiled, halves (fit)": make_plan(), "compiled, whole batches": make_plan(True),
-             "NumPy, halves": make_plan()}  # fmt: skip
+             "NumPy, halves": make_plan(), ONE_AFTER_THE_OTHER: make_plan()}  # fmt: skip
     times: dict[str, list[float]] = {name: [] for name in plans}
+    blas = halves._blas
     for r in range(args.rounds + 1):  # round 0 warms up (numba compiles, buffers allocate)
         for name, plan in plans.items():
             kernels.use(name.startswith("compiled"))
+            as_installed = name == ONE_AFTER_THE_OTHER  # without threadpoolctl
+            halves._blas = (lambda: None) if as_installed else blas  # type: ignore[assignment]
+            time.sleep(0.3)  # OpenBLAS's idle thread stops spinning after the last plan's GEMMs
             start = time.perf_counter()
             for _ in range(10):
                 idx = next(batches)
@@ -68,12 +75,13 @@ def main() -> None:
             if r:
                 times[name].append((time.perf_counter() - start) / 10 * 1e3)
     kernels.use(True)
+    halves._blas = blas  # type: ignore[assignment]
     print(f"one step, {args.threads} threads, {args.rounds} rounds of 10 steps, interleaved:\n")
     print("| plan | best ms | median ms |\n|---|---|---|")
     for name, ts in times.items():
         ts.sort()
         print(f"| {name} | {ts[0]:.1f} | {ts[len(ts) // 2]:.1f} |")
-    fit, whole, numpy = (min(ts) for ts in times.values())
+    fit, whole, numpy, _ = (min(ts) for ts in times.values())
     print(f"\nbest rounds: the halves {whole / fit:.2f}x faster than whole batches; "
           f"compiled {numpy / fit:.2f}x faster than NumPy\n")  # fmt: skip
     idx = next(batches)
