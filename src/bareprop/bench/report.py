@@ -77,13 +77,14 @@ def targets(result: BenchResult) -> list[str]:
     lines = []
 
     def add(
-        what: str, task: str, config: str, against: str, goal: str, invert: bool = False
+        what: str, task: str, config: str, against: str, goal: str | None, invert: bool = False
     ) -> None:
         median, best = (result.ratio(task, config, against, best=b) for b in (False, True))
         if invert:  # a time ratio (task / against) instead of a throughput ratio
             median, best = 1 / median, 1 / best
         if not math.isnan(median):
-            lines.append(f"{what}: {median:.2f}x median, {best:.2f}x best rounds (target {goal})")
+            target = f" (target {goal})" if goal else ""
+            lines.append(f"{what}: {median:.2f}x median, {best:.2f}x best rounds{target}")
 
     for s in result.series:
         if s.task != "bareprop":
@@ -92,7 +93,8 @@ def targets(result: BenchResult) -> list[str]:
         goal = ">= 1.0x" if s.config.model == "cnn" else ">= 1.5x" if "sgd" in name else ">= 1.4x"
         add(f"{name}: bareprop vs PyTorch eager throughput", "bareprop", name, "torch", goal)
         add(f"{name}: bareprop vs PyTorch fused Adam", "bareprop", name, "torch-fused", ">= 1.1x")
-        add(f"{name}: bareprop epoch / GEMMs-alone", "bareprop", name, "gemms", "<= 1.2x", True)
+        bound = None if s.config.model == "cnn" else "<= 1.2x"  # the CNN's issue set none
+        add(f"{name}: bareprop epoch / GEMMs-alone", "bareprop", name, "gemms", bound, True)
     for s in result.series:
         if s.task == "bareprop-predict":
             name = s.config.name
