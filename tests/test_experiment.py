@@ -224,6 +224,32 @@ def test_progress_is_live_on_a_terminal_and_absent_from_a_pipe(
     assert "run 1/1: base seed 0" in drawn and "epochs 1/2" in drawn
 
 
+def test_a_long_run_says_where_it_is_in_a_pipe() -> None:
+    """No live bar in a pipe or a log file, but a line at an epoch's end every ``log_every``
+    seconds (30 by default; 0 here: every epoch)."""
+    console = Console(file=io.StringIO(), force_terminal=False, width=100)
+    display = ExperimentProgress(4, console=console, log_every=0)
+    display.start(0, 2, SimpleNamespace(config="cnn-bn"), 0)
+    display.epoch()
+    display.epoch()
+    display.start(1, 2, SimpleNamespace(config="cnn-bn"), 1)
+    display.epoch()
+    display.close()
+    lines = console.file.getvalue().splitlines()
+    assert [line.split(", elapsed")[0] for line in lines] == [
+        "run 1/2: cnn-bn seed 0: epoch 1 done; 1/4 epochs in all",
+        "run 1/2: cnn-bn seed 0: epoch 2 done; 2/4 epochs in all",
+        "run 2/2: cnn-bn seed 1: epoch 1 done; 3/4 epochs in all",
+    ]
+    assert all(" min, ETA " in line for line in lines)
+    quiet = Console(file=io.StringIO(), force_terminal=False)
+    display = ExperimentProgress(4, console=quiet)  # the default: a line every 30 s at most
+    display.start(0, 1, SimpleNamespace(config="base"), 0)
+    display.epoch()
+    display.close()
+    assert quiet.file.getvalue() == ""
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
