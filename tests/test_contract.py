@@ -164,7 +164,7 @@ def test_a_user_layer_trains_but_save_asks_for_it_to_be_registered(tmp_path) -> 
 
 def test_the_torch_twin_of_a_nested_model_matches() -> None:
     torch = pytest.importorskip("torch")
-    from bareprop.check.compare import to_torch
+    from bareprop.check.torch_side import to_torch
 
     model = _nested(np.random.default_rng(0), np.float64).eval()
     x, _ = _data(5)

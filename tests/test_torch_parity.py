@@ -155,7 +155,7 @@ def test_mse(reduction: str, dtype: type, target_kind: str) -> None:
 def test_model_forward_loss_and_every_gradient(
     activation: str, loss_name: str, dtype: type
 ) -> None:
-    from bareprop.check.compare import to_torch, torch_loss
+    from bareprop.check.torch_side import to_torch, torch_loss
 
     rng = np.random.default_rng(5)
     model = bp.build_mlp(
@@ -225,7 +225,7 @@ STEPS = 25
 
 
 def _twin_models(seed: int) -> tuple[bp.Sequential, Any]:
-    from bareprop.check.compare import to_torch
+    from bareprop.check.torch_side import to_torch
 
     model = bp.build_mlp(6, [8, 5], 3, activation="tanh", rng=np.random.default_rng(seed),
                          dtype=np.float64)  # fmt: skip

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from bareprop.check.compare import compare_training, require_torch
+    from bareprop.check.compare import compare_training
+    from bareprop.check.torch_side import require_torch
     from bareprop.train.run import load_data, seeded_rngs
 
     torch = require_torch()  # before any work: without torch, say how to install it
