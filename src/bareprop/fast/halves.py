@@ -108,7 +108,7 @@ class Halves:
     def forward(self, x: np.ndarray) -> np.ndarray:
         """The ops' output for ``x``, its halves run by :func:`both`; an array kept across calls."""
         h = self.rows = len(x) // 2
-        a, b = both(lambda: _forward(self.first, x[:h]), lambda: _forward(self.second, x[h:]))
+        a, b = both(lambda: forward(self.first, x[:h]), lambda: forward(self.second, x[h:]))
         out = self.out.get("y", (len(x), *a.shape[1:]), np.result_type(a, b))
         out[:h], out[h:] = a, b
         return out
@@ -116,18 +116,20 @@ class Halves:
     def backward(self, dy: np.ndarray) -> None:
         """Backpropagate ``dy`` (the gradient of the last forward's output): ``.grad`` set."""
         h = self.rows
-        both(lambda: _backward(self.first, dy[:h]), lambda: _backward(self.second, dy[h:]))
+        both(lambda: backward(self.first, dy[:h]), lambda: backward(self.second, dy[h:]))
         for param, shared in self.pairs:
             param.grad += shared.grad
 
 
-def _forward(ops: Sequence[Op], x: np.ndarray) -> np.ndarray:
+def forward(ops: Sequence[Op], x: np.ndarray) -> np.ndarray:
+    """``x`` through ``ops``, first to last (a plan's whole batch, or one half)."""
     for op in ops:
         x = op.forward(x)
     return x
 
 
-def _backward(ops: Sequence[Op], dy: np.ndarray | None) -> None:
+def backward(ops: Sequence[Op], dy: np.ndarray | None) -> None:
+    """``dy`` back through ``ops``, last to first, each setting its ``.grad``s."""
     for op in reversed(ops):
         dy = op.backward(dy)  # type: ignore[arg-type]  # None only out of the first op
 

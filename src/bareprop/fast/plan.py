@@ -33,7 +33,7 @@ import itertools
 
 import numpy as np
 
-from bareprop.fast import kernels
+from bareprop.fast import halves, kernels
 from bareprop.fast.cnn import ELEMENTWISE
 from bareprop.fast.flat import flat_step
 from bareprop.fast.halves import MIN_ROWS, PER_IMAGE, Halves, twin_layers
@@ -201,9 +201,7 @@ class Plan:
         self._halved = self.halves if len(x) >= MIN_ROWS else None
         if self._halved is not None:
             return self._halved.forward(x)
-        for op in self.ops:
-            x = op.forward(x)
-        return x
+        return halves.forward(self.ops, x)
 
     def loss_forward(self, out: np.ndarray, target: np.ndarray) -> float:
         """The loss of ``out``; ``target`` must be checked already (``fit`` checks all of y
@@ -220,10 +218,8 @@ class Plan:
         """Backpropagate the gradient of the last ``loss_forward``: every ``.grad`` set."""
         if self._halved is not None:
             self._halved.backward(self.loss_backward())
-            return
-        dy: np.ndarray | None = self.loss_backward()
-        for op in reversed(self.ops):
-            dy = op.backward(dy)  # type: ignore[arg-type]  # None only out of the first op
+        else:
+            halves.backward(self.ops, self.loss_backward())
 
     @staticmethod
     def all_finite(a: np.ndarray) -> bool:
